@@ -1,0 +1,5 @@
+"""Test utilities shared by deepkit's test-suite: the harness and its registry of cases."""
+
+from deepkit.testing.harness import CHECKS, HarnessCase, run_all_checks, run_check, serve_without_deepkit
+
+__all__ = ["CHECKS", "HarnessCase", "run_all_checks", "run_check", "serve_without_deepkit"]

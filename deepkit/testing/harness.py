@@ -1,0 +1,323 @@
+"""The one harness every public deepkit object runs through.
+
+A :class:`HarnessCase` says how to build a small model that holds the object
+under test, how to make inputs for it, and which registered names it covers.
+:data:`CHECKS` lists the checks; :func:`run_check` runs one of them on one case.
+``tests/test_conformance.py`` runs every check on every case of
+:mod:`deepkit.testing.cases` and fails when a registered ``deepkit>`` name is in
+no case, so nothing public escapes the harness.
+
+Checks:
+    config: ``get_config``/``from_config`` and ``keras.saving.serialize_keras_object``
+        round trips of every deepkit object in the model, and of the model.
+    weights: trainable weight shapes after build equal the case's expectation.
+    symbolic_and_eager: a Functional (symbolic) build and an eager call agree.
+    fit_step: one ``fit`` step runs, the loss is finite and the weights move.
+    jit: a ``jit_compile=True`` train step and predict equal the eager ones.
+    mixed_float16, mixed_bfloat16: predict and one train step are finite.
+    keras_file: ``.keras`` save/load gives identical outputs.
+    savedmodel: ``model.export()`` loads and runs, with identical outputs, in a
+        separate Python process that cannot import deepkit.
+"""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Callable, Optional, Sequence
+
+import keras
+import numpy as np
+
+from deepkit.registry import PACKAGE
+
+
+@dataclasses.dataclass
+class HarnessCase:
+    """How the harness builds and feeds a model holding the object under test.
+
+    Attributes:
+        id: Short name of the case (the pytest id).
+        covers: Registered names (``"deepkit>PeepholeLSTM"``) this case exercises.
+        make_model: Returns a fresh, uncompiled ``keras.Model`` holding the object.
+            Must read ``keras.config.dtype_policy()`` at build time (the
+            mixed-precision checks set it) and build deterministically from
+            ``keras.utils.set_random_seed``.
+        make_inputs: ``make_inputs(rng)`` returns a NumPy array (or a list of them)
+            of a small batch.
+        weight_shapes: Expected shapes of ``model.trainable_weights``, in order.
+        compile_model: Compiles the model for one train step; the default uses
+            Adam and MSE against zero targets shaped like the outputs.
+        targets: ``None`` for self-supervised models (VAE, GAN) whose
+            ``train_step`` needs no ``y``; ``"zeros"`` (default) otherwise.
+        predict: ``predict(model, inputs)`` returns what is compared across the
+            round trips (default ``model.predict``).
+        export: ``export(model, path)`` writes the SavedModel (default
+            ``model.export(path)``); ``serving_endpoint`` is what the other
+            process calls.
+        rtol, atol: Tolerances of the comparisons.
+    """
+
+    id: str
+    covers: Sequence[str]
+    make_model: Callable[[], keras.Model]
+    make_inputs: Callable[[np.random.Generator], object]
+    weight_shapes: Optional[Sequence[tuple]] = None
+    compile_model: Optional[Callable[[keras.Model, bool], None]] = None
+    targets: Optional[str] = "zeros"
+    predict: Optional[Callable[[keras.Model, object], object]] = None
+    export: Optional[Callable[[keras.Model, str], None]] = None
+    serving_endpoint: str = "serve"
+    rtol: float = 1e-5
+    atol: float = 1e-5
+
+
+CHECKS = (
+    "config",
+    "weights",
+    "symbolic_and_eager",
+    "fit_step",
+    "jit",
+    "mixed_float16",
+    "mixed_bfloat16",
+    "keras_file",
+    "savedmodel",
+)
+
+
+def run_check(case, check, tmp_dir):
+    """Runs one of :data:`CHECKS` on ``case``; raises AssertionError on failure."""
+    if check not in CHECKS:
+        raise ValueError(f"run_check: argument `check` must be one of {CHECKS}. Received: {check!r}")
+    globals()[f"check_{check}"](case, str(tmp_dir))
+
+
+def run_all_checks(case, tmp_dir):
+    """Runs every check on ``case`` (for a quick look outside pytest)."""
+    for check in CHECKS:
+        run_check(case, check, tmp_dir)
+
+
+# === Helpers ===
+
+
+def _fresh_model(case, seed=0):
+    keras.utils.set_random_seed(seed)
+    model = case.make_model()
+    inputs = case.make_inputs(np.random.default_rng(seed))
+    _predict(case, model, inputs)  # builds every weight
+    return model, inputs
+
+
+def _predict(case, model, inputs):
+    if case.predict is not None:
+        return case.predict(model, inputs)
+    return model.predict(inputs, verbose=0)
+
+
+def _flat(values):
+    if isinstance(values, dict):
+        return [np.asarray(values[key]) for key in sorted(values)]
+    if isinstance(values, (list, tuple)):
+        return [array for value in values for array in _flat(value)]
+    return [np.asarray(values)]
+
+
+def _assert_close(case, actual, expected, what):
+    actual, expected = _flat(actual), _flat(expected)
+    assert len(actual) == len(expected), f"{case.id}: {what}: {len(actual)} vs {len(expected)} outputs"
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(
+            a.astype("float64"), e.astype("float64"), rtol=case.rtol, atol=case.atol,
+            err_msg=f"{case.id}: {what}",
+        )
+
+
+def _compile(case, model, jit_compile=False):
+    if case.compile_model is not None:
+        case.compile_model(model, jit_compile)
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse", jit_compile=jit_compile)
+
+
+def _targets(case, model, inputs):
+    if case.targets is None:
+        return None
+    outputs = model.predict(inputs, verbose=0)
+    if isinstance(outputs, (list, tuple)):
+        return [np.zeros_like(o) for o in outputs]
+    return np.zeros_like(outputs)
+
+
+def _train_step(case, model, inputs):
+    targets = _targets(case, model, inputs)
+    batch = len(_flat(inputs)[0])
+    history = model.fit(inputs, targets, batch_size=batch, epochs=1, shuffle=False, verbose=0)
+    return history.history
+
+
+def _deepkit_objects(model):
+    found = [model] if type(model).__module__.startswith(PACKAGE) else []
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if type(layer).__module__.startswith(PACKAGE):
+            found.append(layer)
+    return found
+
+
+def _finite_logs(case, logs, what):
+    for key, values in logs.items():
+        assert np.all(np.isfinite(values)), f"{case.id}: {what}: `{key}` is not finite: {values}"
+
+
+# === Checks ===
+
+
+def check_config(case, tmp_dir):
+    model, _ = _fresh_model(case)
+    objects = _deepkit_objects(model)
+    assert objects, f"{case.id}: the model holds no deepkit object"
+    for obj in objects:
+        config = obj.get_config()
+        json.dumps(config)  # a config must be plain JSON
+        clone = type(obj).from_config(config)
+        assert clone.get_config() == config, f"{case.id}: from_config(get_config()) of {type(obj).__name__}"
+        serialized = keras.saving.serialize_keras_object(obj)
+        assert serialized["registered_name"].startswith(f"{PACKAGE}>") or serialized["module"].startswith(
+            PACKAGE
+        ), f"{case.id}: {type(obj).__name__} is not registered under '{PACKAGE}>'"
+        restored = keras.saving.deserialize_keras_object(serialized)
+        assert type(restored) is type(obj)
+        assert restored.get_config() == config, f"{case.id}: serialize round trip of {type(obj).__name__}"
+
+
+def check_weights(case, tmp_dir):
+    model, _ = _fresh_model(case)
+    if case.weight_shapes is None:
+        assert model.trainable_weights, f"{case.id}: no trainable weights"
+        return
+    shapes = [tuple(w.shape) for w in model.trainable_weights]
+    assert shapes == [tuple(s) for s in case.weight_shapes], f"{case.id}: weight shapes {shapes}"
+
+
+def check_symbolic_and_eager(case, tmp_dir):
+    model, inputs = _fresh_model(case)
+    predicted = _predict(case, model, inputs)
+    eager = model(inputs, training=False)
+    _assert_close(case, _to_numpy(eager), predicted, "eager call vs predict")
+
+
+def _to_numpy(values):
+    return keras.tree.map_structure(keras.ops.convert_to_numpy, values)
+
+
+def check_fit_step(case, tmp_dir):
+    model, inputs = _fresh_model(case)
+    before = [np.array(w) for w in model.trainable_weights]
+    _compile(case, model)
+    logs = _train_step(case, model, inputs)
+    _finite_logs(case, logs, "fit step")
+    after = [np.array(w) for w in model.trainable_weights]
+    assert any(not np.allclose(b, a) for b, a in zip(before, after)), f"{case.id}: fit moved no weight"
+
+
+def check_jit(case, tmp_dir):
+    eager_model, inputs = _fresh_model(case)
+    jit_model, _ = _fresh_model(case)
+    jit_model.set_weights(eager_model.get_weights())
+    _compile(case, eager_model, jit_compile=False)
+    _compile(case, jit_model, jit_compile=True)
+    keras.utils.set_random_seed(1)
+    _train_step(case, eager_model, inputs)
+    keras.utils.set_random_seed(1)
+    _train_step(case, jit_model, inputs)
+    tolerance = dataclasses.replace(case, rtol=max(case.rtol, 1e-4), atol=max(case.atol, 1e-5))
+    _assert_close(tolerance, jit_model.get_weights(), eager_model.get_weights(), "weights after a jit step")
+    jit_predicted = jit_model.predict(inputs, verbose=0) if case.predict is None else None
+    if jit_predicted is not None:
+        _assert_close(tolerance, jit_predicted, eager_model.predict(inputs, verbose=0), "jit predict")
+
+
+def _check_policy(case, policy):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        model, inputs = _fresh_model(case)
+        for output in _flat(_predict(case, model, inputs)):
+            assert np.all(np.isfinite(output.astype("float32"))), f"{case.id}: {policy} predict not finite"
+        _compile(case, model)
+        _finite_logs(case, _train_step(case, model, inputs), f"{policy} fit step")
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def check_mixed_float16(case, tmp_dir):
+    _check_policy(case, "mixed_float16")
+
+
+def check_mixed_bfloat16(case, tmp_dir):
+    _check_policy(case, "mixed_bfloat16")
+
+
+def check_keras_file(case, tmp_dir):
+    model, inputs = _fresh_model(case)
+    expected = _predict(case, model, inputs)
+    path = os.path.join(tmp_dir, f"{case.id}.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert type(restored) is type(model)
+    _assert_close(case, _predict(case, restored, inputs), expected, ".keras round trip")
+
+
+_SERVE_WITHOUT_DEEPKIT = textwrap.dedent(
+    """
+    import sys
+    sys.modules["deepkit"] = None  # any import of deepkit now fails
+    import numpy as np
+    import tensorflow as tf
+
+    saved_model_dir, inputs_file, endpoint, outputs_file = sys.argv[1:5]
+    loaded = tf.saved_model.load(saved_model_dir)
+    data = np.load(inputs_file)
+    inputs = [data[f"arr_{i}"] for i in range(len(data.files))]
+    outputs = getattr(loaded, endpoint)(*[tf.constant(x) for x in inputs])
+    flat = tf.nest.flatten(outputs)
+    np.savez(outputs_file, *[t.numpy() for t in flat])
+    assert not any(name.startswith("deepkit") for name in sys.modules if sys.modules[name] is not None)
+    """
+)
+
+
+def serve_without_deepkit(saved_model_dir, inputs, endpoint="serve"):
+    """Loads a SavedModel and calls ``endpoint`` in a process that cannot import deepkit.
+
+    Returns the flattened outputs as a list of NumPy arrays.
+    """
+    inputs_file = os.path.join(saved_model_dir + "_inputs.npz")
+    outputs_file = os.path.join(saved_model_dir + "_outputs.npz")
+    np.savez(inputs_file, *_flat(inputs))
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
+    result = subprocess.run(
+        [sys.executable, "-c", _SERVE_WITHOUT_DEEPKIT, saved_model_dir, inputs_file, endpoint, outputs_file],
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(saved_model_dir) or ".",
+        env=environment,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"serving process failed:\n{result.stderr[-4000:]}")
+    data = np.load(outputs_file)
+    return [data[f"arr_{i}"] for i in range(len(data.files))]
+
+
+def check_savedmodel(case, tmp_dir):
+    model, inputs = _fresh_model(case)
+    expected = _predict(case, model, inputs)
+    path = os.path.join(tmp_dir, f"{case.id}_savedmodel")
+    if case.export is not None:
+        case.export(model, path)
+    else:
+        model.export(path, verbose=False)
+    served = serve_without_deepkit(path, inputs, case.serving_endpoint)
+    _assert_close(case, served, expected, "SavedModel served without deepkit")
