@@ -1,0 +1,119 @@
+"""NumPy re-implementations of the SPEC's recurrent equations, written independently of deepkit.
+
+They follow ``keras.layers.RNN``'s conventions for masks and ``go_backwards``:
+a masked step carries the states over unchanged and outputs the previous output
+(or zeros with ``zero_output_for_mask``); ``go_backwards`` reads the sequence end
+to start and returns the outputs in that (reversed) order.
+"""
+
+import numpy as np
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def lstm_step(x, h, c, kernel, recurrent_kernel, bias, peephole, kind):
+    """SPEC section 2, peephole LSTM, one step. Gate order i, f, c, o."""
+    units = h.shape[-1]
+    W = np.split(kernel, 4, axis=1)
+    U = np.split(recurrent_kernel, 4, axis=1)
+    b = np.split(bias, 4) if bias is not None else [0.0] * 4
+    if kind == "diagonal":
+        v_i, v_f, v_o = np.split(peephole, 3)
+        peek_i, peek_f = c * v_i, c * v_f
+    elif kind == "full":
+        V = np.split(peephole, 3, axis=1)
+        peek_i, peek_f = c @ V[0], c @ V[1]
+    else:
+        peek_i = peek_f = np.zeros_like(c)
+    i = sigmoid(x @ W[0] + h @ U[0] + peek_i + b[0])
+    f = sigmoid(x @ W[1] + h @ U[1] + peek_f + b[1])
+    c_new = f * c + i * np.tanh(x @ W[2] + h @ U[2] + b[2])
+    if kind == "diagonal":
+        peek_o = c_new * v_o
+    elif kind == "full":
+        peek_o = c_new @ V[2]
+    else:
+        peek_o = np.zeros((x.shape[0], units))
+    o = sigmoid(x @ W[3] + h @ U[3] + peek_o + b[3])
+    return o * np.tanh(c_new), c_new
+
+
+def gru_step(x, h, kernel, recurrent_kernel, bias, relevance_gate):
+    """SPEC section 2, GRU with relevance gate, one step, seed convention:
+    h_t = Γ_u ⊙ ĥ_t + (1 - Γ_u) ⊙ h_{t-1}. Gate order Γ_u, Γ_r, candidate."""
+    gates = 3 if relevance_gate else 2
+    W = np.split(kernel, gates, axis=1)
+    U = np.split(recurrent_kernel, gates, axis=1)
+    b = np.split(bias, gates) if bias is not None else [0.0] * gates
+    update = sigmoid(x @ W[0] + h @ U[0] + b[0])
+    if relevance_gate:
+        relevance = sigmoid(x @ W[1] + h @ U[1] + b[1])
+        candidate = np.tanh(x @ W[2] + (relevance * h) @ U[2] + b[2])
+    else:
+        candidate = np.tanh(x @ W[1] + h @ U[1] + b[1])
+    return update * candidate + (1.0 - update) * h
+
+
+def run_rnn(step, x, states, mask=None, go_backwards=False, zero_output_for_mask=False):
+    """Runs ``step(x_t, *states) -> new_states`` (first state is the output) over ``x``.
+
+    Returns ``(outputs (B, T, U) in processing order, last_output, final_states)``.
+    """
+    batch, timesteps, _ = x.shape
+    order = range(timesteps - 1, -1, -1) if go_backwards else range(timesteps)
+    states = [np.array(s, dtype="float64") for s in states]
+    previous_output = np.zeros_like(states[0])
+    outputs = []
+    for t in order:
+        new_states = step(x[:, t], *states)
+        if not isinstance(new_states, tuple):
+            new_states = (new_states,)
+        keep = np.ones((batch, 1), bool) if mask is None else mask[:, t][:, None].astype(bool)
+        states = [np.where(keep, new, old) for new, old in zip(new_states, states)]
+        masked_output = np.zeros_like(new_states[0]) if zero_output_for_mask else previous_output
+        output = np.where(keep, new_states[0], masked_output)
+        outputs.append(output)
+        previous_output = output
+    return np.stack(outputs, axis=1), outputs[-1], states
+
+
+def lstm(x, weights, kind, initial_state=None, **rnn_kwargs):
+    kernel, recurrent_kernel, bias = weights[:3]
+    peephole = weights[3] if kind is not None else None
+    units = recurrent_kernel.shape[0]
+    if initial_state is None:
+        initial_state = [np.zeros((x.shape[0], units))] * 2
+
+    def step(x_t, h, c):
+        return lstm_step(x_t, h, c, kernel, recurrent_kernel, bias, peephole, kind)
+
+    return run_rnn(step, x, initial_state, **rnn_kwargs)
+
+
+def gru(x, weights, relevance_gate=True, initial_state=None, **rnn_kwargs):
+    kernel, recurrent_kernel, bias = weights[:3]
+    units = recurrent_kernel.shape[0]
+    if initial_state is None:
+        initial_state = [np.zeros((x.shape[0], units))]
+
+    def step(x_t, h):
+        return gru_step(x_t, h, kernel, recurrent_kernel, bias, relevance_gate)
+
+    return run_rnn(step, x, initial_state, **rnn_kwargs)
+
+
+def finite_difference_gradient(loss, arrays, index_sets, eps=1e-6):
+    """Central differences of ``loss(arrays)`` w.r.t. chosen entries of each array."""
+    gradients = []
+    for k, indices in enumerate(index_sets):
+        grad = []
+        for index in indices:
+            plus = [a.copy() for a in arrays]
+            minus = [a.copy() for a in arrays]
+            plus[k][index] += eps
+            minus[k][index] -= eps
+            grad.append((loss(plus) - loss(minus)) / (2 * eps))
+        gradients.append(np.array(grad))
+    return gradients
