@@ -48,7 +48,7 @@ class BRNN(keras.layers.Bidirectional):
     Example:
 
     >>> x = np.random.rand(2, 7, 3).astype("float32")
-    >>> BRNN(RelevanceGRU(4, return_sequences=True))(x).shape
+    >>> tuple(BRNN(RelevanceGRU(4, return_sequences=True))(x).shape)
     (2, 7, 8)
 
     Reference:

@@ -115,7 +115,7 @@ class PeepholeLSTMCell(keras.layers.Layer, DropoutRNNCell):
 
     >>> cell = PeepholeLSTMCell(8)
     >>> rnn = keras.layers.RNN(cell)
-    >>> rnn(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(rnn(np.zeros((2, 5, 3), "float32")).shape)
     (2, 8)
 
     Reference:
@@ -326,7 +326,7 @@ class PeepholeLSTM(RecurrentLayer):
 
     >>> x = np.random.rand(4, 10, 3).astype("float32")
     >>> y, h, c = PeepholeLSTM(8, return_sequences=True, return_state=True)(x)
-    >>> y.shape, h.shape, c.shape
+    >>> tuple(y.shape), tuple(h.shape), tuple(c.shape)
     ((4, 10, 8), (4, 8), (4, 8))
 
     Reference:

@@ -103,7 +103,7 @@ class RelevanceGRUCell(keras.layers.Layer, DropoutRNNCell):
     Example:
 
     >>> rnn = keras.layers.RNN(RelevanceGRUCell(8))
-    >>> rnn(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(rnn(np.zeros((2, 5, 3), "float32")).shape)
     (2, 8)
 
     Reference:
@@ -276,7 +276,7 @@ class RelevanceGRU(RecurrentLayer):
     Example:
 
     >>> x = np.random.rand(4, 10, 3).astype("float32")
-    >>> RelevanceGRU(8, return_sequences=True)(x).shape
+    >>> tuple(RelevanceGRU(8, return_sequences=True)(x).shape)
     (4, 10, 8)
 
     Reference:
