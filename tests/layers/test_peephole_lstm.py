@@ -204,3 +204,13 @@ def test_mask_from_embedding_is_used():
     masked = lstm(embedding(ids))
     np.testing.assert_allclose(masked[0], lstm(embedding(ids[:1, :2]))[0], rtol=1e-6)
     np.testing.assert_allclose(masked[1], lstm(embedding(ids[1:, :1]))[0], rtol=1e-6)
+
+
+def test_unroll_and_zero_output_for_mask_follow_keras_rnn():
+    rng = np.random.default_rng(11)
+    weights = random_weights(rng, "diagonal")
+    x = rng.normal(size=(B, T, D))
+    mask = padding_mask("right")
+    layer = build_layer("diagonal", weights, return_sequences=True, unroll=True, zero_output_for_mask=True)
+    expected, _, _ = ref.lstm(x, weights, "diagonal", mask=mask, zero_output_for_mask=True)
+    np.testing.assert_allclose(layer(x.astype("float32"), mask=mask), expected, rtol=1e-5, atol=1e-5)
