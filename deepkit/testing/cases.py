@@ -10,7 +10,7 @@ import numpy as np
 from deepkit import layers
 from deepkit.testing.harness import HarnessCase
 
-BATCH, TIMESTEPS, FEATURES, UNITS = 3, 5, 4, 6
+BATCH, TIMESTEPS, FEATURES, UNITS = 4, 5, 4, 6
 
 
 def sequences(rng):

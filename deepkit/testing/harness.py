@@ -18,9 +18,14 @@ Checks:
     keras_file: ``.keras`` save/load gives identical outputs.
     savedmodel: ``model.export()`` loads and runs, with identical outputs, in a
         separate Python process that cannot import deepkit.
+    distributed: one train step under ``tf.distribute.MirroredStrategy`` over two
+        devices moves the weights exactly as the same step on one device. The
+        test-suite splits the CPU into two logical devices (``tests/conftest.py``);
+        where fewer than two devices exist the check raises ``RuntimeError``.
 """
 
 import dataclasses
+import functools
 import json
 import os
 import subprocess
@@ -30,6 +35,7 @@ from typing import Callable, Optional, Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from deepkit.registry import PACKAGE
 
@@ -46,7 +52,8 @@ class HarnessCase:
             mixed-precision checks set it) and build deterministically from
             ``keras.utils.set_random_seed``.
         make_inputs: ``make_inputs(rng)`` returns a NumPy array (or a list of them)
-            of a small batch.
+            of a small batch of even size (the ``distributed`` check splits it
+            over two replicas).
         weight_shapes: Expected shapes of ``model.trainable_weights``, in order.
         compile_model: Compiles the model for one train step; the default uses
             Adam and MSE against zero targets shaped like the outputs.
@@ -84,6 +91,7 @@ CHECKS = (
     "mixed_bfloat16",
     "keras_file",
     "savedmodel",
+    "distributed",
 )
 
 
@@ -321,3 +329,36 @@ def check_savedmodel(case, tmp_dir):
         model.export(path, verbose=False)
     served = serve_without_deepkit(path, inputs, case.serving_endpoint)
     _assert_close(case, served, expected, "SavedModel served without deepkit")
+
+
+@functools.lru_cache(maxsize=1)
+def _mirrored_strategy():
+    # One strategy per process: collective-op instance keys of separate
+    # MirroredStrategy objects collide in TensorFlow.
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
+        d.name for d in tf.config.list_logical_devices("CPU")
+    ]
+    if len(devices) < 2:
+        raise RuntimeError(
+            f"check_distributed needs two devices; found {devices}. Split the CPU with "
+            "tf.config.set_logical_device_configuration before TensorFlow starts."
+        )
+    return tf.distribute.MirroredStrategy(devices[:2])
+
+
+def check_distributed(case, tmp_dir):
+    single_model, inputs = _fresh_model(case)
+    initial_weights = single_model.get_weights()
+    _compile(case, single_model)
+    keras.utils.set_random_seed(1)
+    _train_step(case, single_model, inputs)
+
+    with _mirrored_strategy().scope():
+        mirrored_model, _ = _fresh_model(case)
+        mirrored_model.set_weights(initial_weights)
+        _compile(case, mirrored_model)
+    keras.utils.set_random_seed(1)
+    logs = _train_step(case, mirrored_model, inputs)
+    _finite_logs(case, logs, "distributed fit step")
+    tolerance = dataclasses.replace(case, rtol=max(case.rtol, 1e-4), atol=max(case.atol, 1e-5))
+    _assert_close(tolerance, mirrored_model.get_weights(), single_model.get_weights(), "mirrored vs single step")
