@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import deepkit
-from deepkit import layers
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
@@ -37,7 +36,10 @@ def public_objects():
 
 @pytest.mark.parametrize("name, obj", list(public_objects()), ids=lambda v: v if isinstance(v, str) else "")
 def test_docstring_examples(name, obj):
-    globs = {"np": np, "keras": keras, "deepkit": deepkit, **{n: getattr(layers, n) for n in layers.__all__}}
+    globs = {"np": np, "keras": keras, "deepkit": deepkit}
+    for package in PUBLIC_PACKAGES:
+        module = getattr(deepkit, package, None)
+        globs.update({n: getattr(module, n) for n in getattr(module, "__all__", [])})
     finder = doctest.DocTestFinder(recurse=False)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     for test in finder.find(obj, name, globs=globs):

@@ -102,4 +102,6 @@ def recurrent_cases():
 
 def all_cases():
     """Every harness case of the package."""
-    return recurrent_cases()
+    from deepkit.testing.generative_cases import generative_cases
+
+    return recurrent_cases() + generative_cases()

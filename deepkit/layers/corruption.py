@@ -1,0 +1,70 @@
+"""Input corruption for denoising autoencoders (Vincent et al. 2008)."""
+
+import keras
+from keras import ops
+
+from deepkit.registry import register
+
+KINDS = ("gaussian", "masking")
+
+
+@register
+class Corruption(keras.layers.Layer):
+    """Corrupts its input during training only; the identity at inference.
+
+    ``"gaussian"``: ``x̃ = x + N(0, amount²)``. ``"masking"``: each element is set to
+    0 with probability ``amount`` (no rescaling: the network must fill the gaps,
+    which is the point of a denoising autoencoder, unlike dropout).
+
+    Args:
+        kind: ``"gaussian"`` (default) or ``"masking"``.
+        amount: Standard deviation of the noise (gaussian, >= 0) or the fraction of
+            elements set to zero (masking, in [0, 1)). Default 0.1.
+        seed: Optional integer seed of the layer's ``SeedGenerator``.
+
+    Call arguments:
+        inputs: Any floating tensor.
+        training: Whether to corrupt.
+
+    Example:
+
+    >>> layer = Corruption("masking", amount=0.5, seed=0)
+    >>> x = np.ones((1, 1000), "float32")
+    >>> bool(np.all(layer(x) == x)), 0.4 < float(np.mean(layer(x, training=True) == 0)) < 0.6
+    (True, True)
+
+    Reference:
+        Vincent et al., "Extracting and Composing Robust Features with Denoising
+        Autoencoders", ICML 2008.
+    """
+
+    def __init__(self, kind="gaussian", amount=0.1, seed=None, **kwargs):
+        name = kwargs.get("name")
+        owner = f"Corruption '{name}'" if name else "Corruption"
+        if kind not in KINDS:
+            raise ValueError(f"{owner}: argument `kind` must be one of {list(KINDS)}. Received: kind={kind!r}")
+        upper_ok = amount < 1.0 if kind == "masking" else True
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0 or not upper_ok:
+            expected = "a float in [0, 1)" if kind == "masking" else "a float >= 0"
+            raise ValueError(f"{owner}: argument `amount` must be {expected}. Received: amount={amount!r}")
+        super().__init__(**kwargs)
+        self.kind = kind
+        self.amount = float(amount)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def call(self, inputs, training=False):
+        if not training or self.amount == 0.0:
+            return inputs
+        if self.kind == "gaussian":
+            noise = keras.random.normal(ops.shape(inputs), stddev=self.amount, dtype=inputs.dtype, seed=self.seed_generator)
+            return inputs + noise
+        keep = keras.random.uniform(ops.shape(inputs), dtype=inputs.dtype, seed=self.seed_generator) >= self.amount
+        return ops.where(keep, inputs, ops.zeros_like(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "amount": self.amount, "seed": self.seed}

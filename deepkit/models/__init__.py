@@ -1,0 +1,8 @@
+"""deepkit's ``keras.Model`` subclasses with their own ``train_step``."""
+
+from deepkit.models.autoencoder import Autoencoder
+from deepkit.models.can import CAN
+from deepkit.models.gan import GAN
+from deepkit.models.vae import VAE
+
+__all__ = ["Autoencoder", "CAN", "GAN", "VAE"]

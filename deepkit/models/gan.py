@@ -1,0 +1,232 @@
+"""Generative adversarial network (Goodfellow et al. 2014) with its own train_step."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from deepkit.losses.adversarial import GENERATOR_LOSSES, discriminator_loss, generator_loss
+from deepkit.models.tracked_model import (
+    TrackedModel,
+    describe_structure,
+    deserialize_sub_models,
+    serialize_sub_models,
+)
+from deepkit.registry import register
+
+
+@register
+class GAN(TrackedModel):
+    """A generator and a discriminator trained against each other, inside ``fit``.
+
+    ``min_G max_D E_x[log D(x)] + E_z[log(1 - D(G(z)))]``, with the discriminator
+    returning logits of shape ``(batch, 1)``. Each ``train_step`` takes a batch of
+    real samples (labels, if any, are ignored), runs ``discriminator_steps``
+    discriminator updates on fresh ``z`` and the same real batch, then one
+    generator update. Logs ``d_loss`` and ``g_loss``.
+
+    ``compile(d_optimizer=..., g_optimizer=...)`` takes one optimizer per network.
+    ``predict(z)`` generates; ``export(path)`` writes ``serve`` (``z -> G(z)``) and
+    ``generate(num_samples, seed)``.
+
+    Args:
+        generator: Keras model ``z (batch, latent_dim) -> sample``.
+        discriminator: Keras model ``sample -> logits (batch, 1)``.
+        latent_dim: Size of ``z``; must equal the generator's input size.
+        discriminator_steps: Discriminator updates per generator update (default 1).
+        label_smoothing: One-sided label smoothing of the real targets (default 0).
+        generator_loss: ``"non_saturating"`` (default, ``-log D(G(z))``) or ``"minimax"``.
+        seed: Seed of the latent sampler.
+
+    Example:
+
+    >>> generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    >>> discriminator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> gan = GAN(generator, discriminator, latent_dim=2, seed=0)
+    >>> gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    >>> sorted(gan.fit(np.random.rand(8, 2), epochs=1, verbose=0).history)
+    ['d_loss', 'g_loss']
+
+    Reference:
+        Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+    """
+
+    tracked_losses = ("d_loss", "g_loss")
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim,
+        discriminator_steps=1,
+        label_smoothing=0.0,
+        generator_loss="non_saturating",
+        seed=None,
+        **kwargs,
+    ):
+        owner = type(self).__name__
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
+            raise ValueError(f"{owner}: argument `latent_dim` must be a positive integer. Received: {latent_dim!r}")
+        generator_inputs = getattr(generator, "inputs", None)
+        if generator_inputs and generator_inputs[0].shape[-1] != latent_dim:
+            raise ValueError(
+                f"{owner}: `latent_dim` must equal the generator's input size. "
+                f"Received: latent_dim={latent_dim}, generator input shape {tuple(generator_inputs[0].shape)}"
+            )
+        if isinstance(discriminator_steps, bool) or not isinstance(discriminator_steps, int) or discriminator_steps < 1:
+            raise ValueError(
+                f"{owner}: argument `discriminator_steps` must be an integer >= 1. Received: {discriminator_steps!r}"
+            )
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"{owner}: argument `label_smoothing` must be in [0, 1). Received: {label_smoothing!r}")
+        if generator_loss not in GENERATOR_LOSSES:
+            raise ValueError(
+                f"{owner}: argument `generator_loss` must be one of {list(GENERATOR_LOSSES)}. "
+                f"Received: generator_loss={generator_loss!r}"
+            )
+        self._check_discriminator(getattr(discriminator, "outputs", None))
+        super().__init__(tracked=self.tracked_losses, **kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.discriminator_steps = discriminator_steps
+        self.label_smoothing = float(label_smoothing)
+        self.generator_loss = generator_loss
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_optimizer = None
+        self.g_optimizer = None
+        self.mark_built(generator, discriminator)
+
+    def _check_discriminator(self, outputs):
+        if outputs is None:
+            return
+        flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        if len(flat) != 1 or tuple(flat[0].shape[1:]) != (1,):
+            raise ValueError(
+                f"{type(self).__name__}: the discriminator must return logits of shape (batch, 1). "
+                f"Received: {describe_structure(outputs)}"
+            )
+
+    # === Compile ===
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Args: ``d_optimizer``, ``g_optimizer`` (both required), and ``keras.Model.compile``'s
+        keyword arguments (``jit_compile``, ``steps_per_execution``, ...)."""
+        missing = [name for name, value in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)) if value is None]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__}.compile: both `d_optimizer` and `g_optimizer` are required. "
+                f"Missing: {missing}"
+            )
+        if "optimizer" in kwargs or "loss" in kwargs:
+            raise ValueError(
+                f"{type(self).__name__}.compile: pass `d_optimizer` and `g_optimizer`, not "
+                f"`optimizer`/`loss`. Received: {sorted(k for k in kwargs if k in ('optimizer', 'loss'))}"
+            )
+        super().compile(**kwargs)
+        self.d_optimizer = self.loss_scaled_optimizer(d_optimizer)
+        self.g_optimizer = self.loss_scaled_optimizer(g_optimizer)
+        if self.built:
+            # Built here, inside the distribution scope, not lazily inside a replica
+            # step; built optimizers also receive saved slot variables on load.
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        if self.d_optimizer is None:
+            return None
+        config = super().get_compile_config() or {}
+        config = {key: value for key, value in config.items() if key not in ("optimizer", "loss")}
+        config["d_optimizer"] = keras.saving.serialize_keras_object(self.d_optimizer)
+        config["g_optimizer"] = keras.saving.serialize_keras_object(self.g_optimizer)
+        return config
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        d_optimizer = keras.saving.deserialize_keras_object(config.pop("d_optimizer"))
+        g_optimizer = keras.saving.deserialize_keras_object(config.pop("g_optimizer"))
+        keep = ("jit_compile", "steps_per_execution", "run_eagerly")
+        self.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, **{k: config[k] for k in keep if k in config})
+
+    # === Training ===
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def sample_latent(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator, dtype=self.compute_dtype)
+
+    def real_fake_logits(self, samples, training):
+        logits = self.discriminator(samples, training=training)
+        self._check_discriminator(logits)
+        return logits
+
+    def discriminator_losses(self, real, labels, training):
+        """``{"d_loss": ...}`` on one real batch and a fresh fake batch."""
+        fake = self.generator(self.sample_latent(ops.shape(real)[0]), training=training)
+        real_logits = self.real_fake_logits(real, training)
+        fake_logits = self.real_fake_logits(fake, training)
+        loss = discriminator_loss(real_logits, fake_logits, self.label_smoothing)
+        return {"d_loss": ops.mean(ops.cast(loss, "float32"))}
+
+    def generator_losses(self, batch_size, training):
+        """``{"g_loss": ...}`` on a fresh fake batch."""
+        fake = self.generator(self.sample_latent(batch_size), training=training)
+        loss = generator_loss(self.real_fake_logits(fake, training), self.generator_loss)
+        return {"g_loss": ops.mean(ops.cast(loss, "float32"))}
+
+    def split_batch(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return x, y
+
+    def train_step(self, data):
+        real, labels = self.split_batch(data)
+        for _ in range(self.discriminator_steps):
+            with tf.GradientTape() as tape:
+                d_values = self.discriminator_losses(real, labels, training=True)
+                scaled = self.scaled_loss(d_values["d_loss"], self.d_optimizer)
+            self.update(tape, scaled, self.d_optimizer, self.discriminator.trainable_variables)
+        with tf.GradientTape() as tape:
+            g_values = self.generator_losses(ops.shape(real)[0], training=True)
+            scaled = self.scaled_loss(g_values["g_loss"], self.g_optimizer)
+        self.update(tape, scaled, self.g_optimizer, self.generator.trainable_variables)
+        return self.record({**d_values, **g_values})
+
+    def test_step(self, data):
+        real, labels = self.split_batch(data)
+        values = self.discriminator_losses(real, labels, training=False)
+        values.update(self.generator_losses(ops.shape(real)[0], training=False))
+        return self.record(values)
+
+    # === Serving ===
+
+    def generate(self, num_samples, seed=0):
+        """Generates ``num_samples`` samples from ``z ~ N(0, I)`` (stateless, seeded)."""
+        z = tf.random.stateless_normal(
+            tf.stack([num_samples, self.latent_dim]), seed=tf.stack([tf.cast(seed, tf.int32), 0])
+        )
+        return self.generator(tf.cast(z, self.compute_dtype), training=False)
+
+    def serving_endpoints(self):
+        scalar = tf.TensorSpec((), tf.int32)
+        return {
+            "serve": (lambda z: self.generator(z, training=False), [tf.TensorSpec((None, self.latent_dim), tf.float32)]),
+            "generate": (self.generate, [scalar, scalar]),
+        }
+
+    # === Config ===
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            **serialize_sub_models(generator=self.generator, discriminator=self.discriminator),
+            "latent_dim": self.latent_dim,
+            "discriminator_steps": self.discriminator_steps,
+            "label_smoothing": self.label_smoothing,
+            "generator_loss": self.generator_loss,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_sub_models(dict(config), "generator", "discriminator"))
