@@ -1,0 +1,84 @@
+"""contractive_penalty: closed form = batch Jacobian = finite differences, and its gradient reaches W."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deepkit.losses import contractive_penalty
+
+
+def sigmoid_encoder(seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="sigmoid")])
+
+
+def finite_difference_penalty(encoder, x, eps=1e-4):
+    x = x.astype("float64")
+    rows = []
+    for n in range(len(x)):
+        jac = []
+        for i in range(x.shape[1]):
+            plus, minus = x[n : n + 1].copy(), x[n : n + 1].copy()
+            plus[0, i] += eps
+            minus[0, i] -= eps
+            diff = np.asarray(encoder(plus.astype("float32")), "float64") - np.asarray(encoder(minus.astype("float32")), "float64")
+            jac.append(diff[0] / (2 * eps))
+        rows.append(np.sum(np.square(jac)))
+    return np.array(rows)
+
+
+def test_closed_form_equals_batch_jacobian_and_finite_differences():
+    encoder = sigmoid_encoder()
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    closed = np.asarray(contractive_penalty(encoder, x))
+    # Wrapping the same layer in a Lambda hides the closed form and forces the Jacobian path.
+    wrapped = keras.Sequential([keras.Input((5,)), encoder.layers[0], keras.layers.Lambda(lambda h: h)])
+    jacobian = np.asarray(contractive_penalty(wrapped, x))
+    assert closed.shape == (4,)
+    np.testing.assert_allclose(closed, jacobian, rtol=1e-5)
+    np.testing.assert_allclose(closed, finite_difference_penalty(encoder, x), rtol=2e-3)
+
+
+def test_closed_form_formula():
+    encoder = sigmoid_encoder()
+    x = np.random.default_rng(1).normal(size=(2, 5)).astype("float32")
+    kernel, bias = [w.astype("float64") for w in encoder.get_weights()]
+    h = 1 / (1 + np.exp(-(x @ kernel + bias)))
+    expected = np.sum((h * (1 - h)) ** 2 * np.sum(kernel**2, axis=0), axis=1)
+    np.testing.assert_allclose(contractive_penalty(encoder, x), expected, rtol=1e-5)
+
+
+def test_deep_and_convolutional_encoders_use_the_jacobian():
+    keras.utils.set_random_seed(2)
+    conv = keras.Sequential(
+        [keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, activation="tanh"), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
+    x = np.random.default_rng(2).normal(size=(2, 6, 6, 1)).astype("float32")
+    penalty = np.asarray(contractive_penalty(conv, x))
+    assert penalty.shape == (2,)
+    with tf.GradientTape() as tape:
+        xt = tf.constant(x)
+        tape.watch(xt)
+        h = conv(xt)
+    jac = tape.jacobian(h, xt).numpy()  # (2, 3, 2, 6, 6, 1)
+    expected = [np.sum(jac[n, :, n] ** 2) for n in range(2)]
+    np.testing.assert_allclose(penalty, expected, rtol=1e-5)
+
+
+def test_gradient_reaches_the_live_weights_in_both_paths():
+    x = np.random.default_rng(3).normal(size=(4, 5)).astype("float32")
+    for deep in (False, True):
+        encoder = sigmoid_encoder()
+        if deep:
+            encoder = keras.Sequential([keras.Input((5,)), keras.layers.Dense(5, activation="tanh"), encoder.layers[0]])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(contractive_penalty(encoder, x))
+        grads = tape.gradient(loss, encoder.trainable_weights)
+        assert all(g is not None and np.any(np.asarray(g) != 0) for g in grads)
+
+
+def test_integer_input_is_rejected():
+    import pytest
+
+    with pytest.raises(TypeError, match=r"contractive_penalty: argument `x` must be a floating-point tensor"):
+        contractive_penalty(sigmoid_encoder(), np.ones((2, 5), "int32"))
