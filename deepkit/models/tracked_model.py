@@ -9,6 +9,8 @@ import tensorflow as tf
 
 def describe_structure(value):
     """A short description of what a sub-model returned, for error messages."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        return describe_structure(value[0])
     if isinstance(value, (list, tuple)):
         return f"{type(value).__name__} of {len(value)}: " + ", ".join(describe_structure(v) for v in value)
     if isinstance(value, dict):

@@ -1,0 +1,83 @@
+"""Autoencoder kinds: the right loss terms, corruption only in training, resumable training, bad arguments."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deepkit.losses import contractive_penalty, l1_code_penalty
+from deepkit.models import Autoencoder
+
+
+def make_autoencoder(kind="undercomplete", **kwargs):
+    keras.utils.set_random_seed(0)
+    encoder = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="sigmoid")])
+    decoder = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8)])
+    model = Autoencoder(encoder, decoder, kind=kind, seed=0, **kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return model
+
+
+x = np.random.default_rng(0).uniform(size=(32, 8)).astype("float32")
+
+
+@pytest.mark.parametrize("kind, penalty", [("sparse", l1_code_penalty), ("contractive", None)])
+def test_loss_is_reconstruction_plus_weighted_penalty(kind, penalty):
+    model = make_autoencoder(kind, penalty_weight=0.5)
+    logs = model.evaluate(x, verbose=0, return_dict=True)
+    code = model.encoder(x)
+    expected_penalty = contractive_penalty(model.encoder, x) if penalty is None else penalty(code)
+    reconstruction = np.mean(np.square(x - model.predict(x, verbose=0)), axis=1)
+    np.testing.assert_allclose(logs["reconstruction_loss"], reconstruction.mean(), rtol=1e-5)
+    np.testing.assert_allclose(logs["penalty"], np.mean(expected_penalty), rtol=1e-5)
+    np.testing.assert_allclose(logs["loss"], reconstruction.mean() + 0.5 * np.mean(expected_penalty), rtol=1e-5)
+
+
+def test_contractive_training_gradient_includes_the_penalty():
+    plain = make_autoencoder("undercomplete")
+    contractive = make_autoencoder("contractive", penalty_weight=10.0)
+    with tf.GradientTape(persistent=True) as tape:
+        plain_loss = plain.compute_losses(x, training=True)["loss"]
+        contractive_loss = contractive.compute_losses(x, training=True)["loss"]
+    g_plain = tape.gradient(plain_loss, plain.encoder.trainable_weights[0])
+    g_contractive = tape.gradient(contractive_loss, contractive.encoder.trainable_weights[0])
+    assert not np.allclose(g_plain, g_contractive)
+
+
+def test_denoising_corrupts_in_training_only():
+    model = make_autoencoder("denoising", corruption="masking", corruption_amount=0.5)
+    clean = model.compute_losses(x, training=False)["loss"]
+    noisy = model.compute_losses(x, training=True)["loss"]
+    np.testing.assert_allclose(model.evaluate(x, verbose=0, return_dict=True)["loss"], clean, rtol=1e-5)
+    assert float(noisy) != pytest.approx(float(clean))
+
+
+def test_training_lowers_the_reconstruction_loss():
+    model = make_autoencoder("sparse", penalty_weight=1e-3)
+    history = model.fit(x, epochs=20, batch_size=8, verbose=0).history
+    assert history["reconstruction_loss"][-1] < 0.5 * history["reconstruction_loss"][0]
+
+
+def test_keras_file_resumes_training_exactly(tmp_path):
+    model = make_autoencoder("contractive")
+    model.fit(x, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    model.save(tmp_path / "ae.keras")
+    restored = keras.saving.load_model(tmp_path / "ae.keras")
+    model.fit(x, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    restored.fit(x, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    for a, b in zip(restored.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"kind": "variational"}, r"`kind` must be one of \['undercomplete', 'sparse', 'contractive', 'denoising'\]"),
+        ({"sparsity": "l2"}, r"`sparsity` must be one of"),
+        ({"reconstruction": "l1"}, r"`reconstruction` must be one of"),
+        ({"penalty_weight": -1}, r"`penalty_weight` must be a float >= 0"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_autoencoder(**kwargs)
