@@ -1,0 +1,95 @@
+"""Forecast the next value of a time series (sunspots or CO2) with a peephole LSTM.
+
+Many-to-one: a window of the last `window` values predicts x_{t+1}. The series is
+split chronologically (first 80% of the steps for training), standardised with the
+training statistics, and the model is judged against the persistence baseline
+(x̂_{t+1} = x_t), which any forecaster must beat to be worth serving.
+"""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+
+from deepkit import data, plots, recipe
+from deepkit.layers import PeepholeLSTM
+
+NAME = "forecast"
+TASK = "time-series forecasting"
+
+
+@dataclasses.dataclass
+class Config:
+    data: str = "sunspots"  # a time series of deepkit.data: sunspots (yearly) or co2 (weekly)
+    window: int = 24  # steps of history the model reads
+    units: int = 32  # PeepholeLSTM units
+    epochs: int = 60  # training epochs
+    batch_size: int = 32  # windows per batch
+    learning_rate: float = 3e-3  # Adam step size
+    seed: int = 0  # random seed
+    export_dir: str = "saved_models"  # SavedModels go to <export_dir>/forecast/<version>/
+
+
+def smoke_config():
+    return Config(window=8, units=4, epochs=2)
+
+
+def build_model(config):
+    inputs = keras.Input((config.window, 1), name="history")
+    hidden = PeepholeLSTM(config.units)(inputs)
+    outputs = keras.layers.Dense(1, name="next_value")(hidden)
+    model = keras.Model(inputs, outputs, name="forecaster")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse", metrics=["mae"])
+    return model
+
+
+def train_and_evaluate(config, workdir):
+    info = data.info(config.data)
+    train_values = data.load_arrays(config.data, "train")["value"]
+    test_values = data.load_arrays(config.data, "test")["value"]
+    mean, std = train_values.mean(), train_values.std()
+    scale = lambda v: (v - mean) / std  # noqa: E731
+
+    # Test windows start in the training tail so that every test step gets a forecast.
+    context = np.concatenate([train_values[-config.window :], test_values])
+    train = data.batched(data.windows(scale(train_values), config.window), config.batch_size, shuffle_seed=config.seed)
+    test = data.batched(data.windows(scale(context), config.window), 256)
+
+    model = build_model(config)
+    history = recipe.fit(model, train, config, workdir, validation=test)
+
+    predictions = model.predict(test, verbose=0)[:, 0] * std + mean
+    actual = test_values
+    persistence = context[config.window - 1 : -1]
+    metrics = {
+        "mae": np.mean(np.abs(predictions - actual)),
+        "rmse": np.sqrt(np.mean((predictions - actual) ** 2)),
+        "persistence_mae": np.mean(np.abs(persistence - actual)),
+        "persistence_rmse": np.sqrt(np.mean((persistence - actual) ** 2)),
+    }
+    metrics["mae_vs_persistence"] = metrics["mae"] / metrics["persistence_mae"]
+
+    steps = np.arange(len(train_values), len(train_values) + len(actual))
+    plots.series(
+        os.path.join(workdir, "forecast.png"),
+        f"{config.data}: one-step forecasts on the test years (MAE {metrics['mae']:.2f} "
+        f"vs persistence {metrics['persistence_mae']:.2f})",
+        {
+            "training data": (np.arange(len(train_values)), train_values),
+            "actual": (steps, actual),
+            "PeepholeLSTM forecast": (steps, predictions),
+        },
+    )
+    if history.history:
+        plots.training_curves(history.history, os.path.join(workdir, "training.png"), f"{NAME}: training")
+    recipe.finish(model, config, workdir, NAME, info, metrics, history)
+    return metrics
+
+
+def main(argv=None):
+    return recipe.main(__import__(__name__), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Sentiment of a sentence (many-to-one): a bidirectional RelevanceGRU over word embeddings.
+
+Raw strings go in: a `TextVectorization` layer adapted on the training sentences
+turns them into word ids (0 is padding), an `Embedding(mask_zero=True)` passes the
+mask on, so the `BRNN`'s backward direction starts at each sentence's last word.
+The exported SavedModel contains the vectorizer and takes raw strings.
+
+Offline default: the 200 labelled Pang & Lee sentences gensim ships ("polarity";
+160 for training, 40 for testing: a small set, expect a noisy accuracy). Online:
+`--data tfds:imdb_reviews` (25,000 + 25,000 reviews).
+"""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deepkit import data, plots, recipe
+from deepkit.layers import BRNN, RelevanceGRU
+
+NAME = "sentiment"
+TASK = "text classification"
+
+
+@dataclasses.dataclass
+class Config:
+    data: str = "polarity"  # labelled text: polarity (offline) or tfds:imdb_reviews
+    max_tokens: int = 20000  # vocabulary size (ids 0 and 1 are padding and out-of-vocabulary)
+    max_length: int = 100  # words kept per text
+    embedding_dim: int = 64  # word vector size
+    units: int = 32  # RelevanceGRU units per direction
+    dropout: float = 0.2  # dropout on the GRU inputs
+    epochs: int = 15  # training epochs
+    batch_size: int = 32  # texts per batch
+    learning_rate: float = 2e-3  # Adam step size
+    seed: int = 0  # random seed
+    export_dir: str = "saved_models"  # SavedModels go to <export_dir>/sentiment/<version>/
+
+
+def smoke_config():
+    return Config(max_tokens=500, max_length=20, embedding_dim=8, units=4, epochs=1)
+
+
+def texts_and_labels(dataset):
+    texts, labels = [], []
+    for example in dataset.as_numpy_iterator():
+        texts.append(example["text"].decode("utf-8", "replace"))
+        labels.append(example["label"])
+    return np.array(texts, dtype=object), np.array(labels, "float32")
+
+
+def build_classifier(config, vocabulary_size):
+    ids = keras.Input((config.max_length,), dtype="int64", name="word_ids")
+    embedded = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True)(ids)
+    hidden = BRNN(RelevanceGRU(config.units, dropout=config.dropout, seed=config.seed))(embedded)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="positive")(hidden)
+    model = keras.Model(ids, outputs, name="sentiment_classifier")
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate), loss="binary_crossentropy", metrics=["accuracy"]
+    )
+    return model
+
+
+def train_and_evaluate(config, workdir):
+    info = data.info(config.data)
+    train_texts, train_labels = texts_and_labels(data.load(config.data, "train"))
+    test_texts, test_labels = texts_and_labels(data.load(config.data, "test"))
+    vectorizer = data.text_vectorizer(train_texts, max_tokens=config.max_tokens, output_sequence_length=config.max_length)
+
+    def encode(texts, labels):
+        return tf.data.Dataset.from_tensor_slices((vectorizer(tf.constant(texts.astype(str))), labels))
+
+    train = data.batched(encode(train_texts, train_labels), config.batch_size, shuffle_seed=config.seed)
+    test = data.batched(encode(test_texts, test_labels), 256)
+
+    classifier = build_classifier(config, vectorizer.vocabulary_size())
+    history = recipe.fit(classifier, train, config, workdir, validation=test)
+    loss, accuracy = classifier.evaluate(test, verbose=0)
+    majority = max(test_labels.mean(), 1 - test_labels.mean())
+
+    # The served model takes raw strings: vectorizer + classifier in one graph.
+    raw_text = keras.Input((), dtype="string", name="text")
+    serving_model = keras.Model(raw_text, classifier(vectorizer(raw_text)), name="sentiment")
+
+    examples = ["a wonderful , moving film", "dull , tedious and far too long"]
+    scores = serving_model.predict(tf.constant(examples), verbose=0)[:, 0]
+    for text, score in zip(examples, scores):
+        print(f"P(positive | {text!r}) = {score:.2f}")
+    if history.history:
+        plots.training_curves(history.history, os.path.join(workdir, "training.png"), f"{NAME}: {config.data}")
+    metrics = {"test_accuracy": accuracy, "test_loss": loss, "majority_class_accuracy": majority}
+    recipe.finish(serving_model, config, workdir, NAME, info, metrics, history)
+    return metrics
+
+
+def main(argv=None):
+    return recipe.main(__import__(__name__), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
