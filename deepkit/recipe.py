@@ -147,7 +147,12 @@ def write_metrics(workdir, metrics):
 
 
 def finish(model, config, workdir, name, dataset_info, metrics, history=None):
-    """Saves the model, exports the SavedModel, writes metrics.json and prints the summary."""
+    """Saves the model, exports the SavedModel, plots the training curves (training.png),
+    writes metrics.json and prints the summary."""
+    if history is not None and history.history:
+        from deepkit import plots
+
+        plots.training_curves(history.history, os.path.join(workdir, "training.png"), f"{name}: training")
     model_path = os.path.join(workdir, "model.keras")
     model.save(model_path)
     saved_model = export_savedmodel(model, config.export_dir, name)

@@ -81,8 +81,6 @@ def train_and_evaluate(config, workdir):
             "PeepholeLSTM forecast": (steps, predictions),
         },
     )
-    if history.history:
-        plots.training_curves(history.history, os.path.join(workdir, "training.png"), f"{NAME}: training")
     recipe.finish(model, config, workdir, NAME, info, metrics, history)
     return metrics
 

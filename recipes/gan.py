@@ -117,8 +117,6 @@ def train_and_evaluate(config, workdir):
         "final_d_loss": history.history["d_loss"][-1] if history.history else float("nan"),
         "final_g_loss": history.history["g_loss"][-1] if history.history else float("nan"),
     }
-    if history.history:
-        plots.training_curves(history.history, os.path.join(workdir, "training.png"), f"{NAME}: {config.data}")
     recipe.finish(gan, config, workdir, NAME, info, metrics, history)
     return metrics
 

@@ -11,13 +11,12 @@ Offline default: the 200 labelled Pang & Lee sentences gensim ships ("polarity";
 """
 
 import dataclasses
-import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from deepkit import data, plots, recipe
+from deepkit import data, recipe
 from deepkit.layers import BRNN, RelevanceGRU
 
 NAME = "sentiment"
@@ -88,8 +87,6 @@ def train_and_evaluate(config, workdir):
     scores = serving_model.predict(tf.constant(examples), verbose=0)[:, 0]
     for text, score in zip(examples, scores):
         print(f"P(positive | {text!r}) = {score:.2f}")
-    if history.history:
-        plots.training_curves(history.history, os.path.join(workdir, "training.png"), f"{NAME}: {config.data}")
     metrics = {"test_accuracy": accuracy, "test_loss": loss, "majority_class_accuracy": majority}
     recipe.finish(serving_model, config, workdir, NAME, info, metrics, history)
     return metrics

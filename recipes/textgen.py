@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from deepkit import data, plots, recipe
+from deepkit import data, recipe
 from deepkit.layers import PeepholeLSTM
 
 NAME = "textgen"
@@ -95,8 +95,6 @@ def train_and_evaluate(config, workdir):
             print(block)
     with open(os.path.join(workdir, "vocabulary.txt"), "w") as f:
         f.write("\n".join(repr(char) for char in vocabulary))
-    if history.history:
-        plots.training_curves(history.history, os.path.join(workdir, "training.png"), f"{NAME}: {config.data}")
     metrics = {
         "test_loss": loss,
         "test_bits_per_char": loss / np.log(2),

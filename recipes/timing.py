@@ -42,8 +42,8 @@ class Config:
     test_sequences: int = 1000  # test sequences per task
     units: int = 32  # LSTM units, both cells
     epochs: int = 12  # training epochs per task and cell
-    batch_size: int = 64  # sequences per batch
-    learning_rate: float = 3e-3  # Adam step size
+    batch_size: int = 32  # sequences per batch
+    learning_rate: float = 1e-2  # Adam step size (gradients clipped to norm 1)
     tolerance: float = 0.04  # adding problem: a sequence is solved when |error| < tolerance
     seed: int = 0  # random seed (data and weights)
     export_dir: str = "saved_models"  # SavedModels go to <export_dir>/timing/<version>/

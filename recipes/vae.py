@@ -33,7 +33,7 @@ class Config:
     hidden_units: int = 256  # hidden layer of encoder and decoder
     beta: float = 1.0  # weight of the KL term (β-VAE when != 1)
     grid_size: int = 15  # the latent grid plot is grid_size x grid_size digits
-    epochs: int = 30  # training epochs
+    epochs: int = 60  # training epochs
     batch_size: int = 128  # images per batch
     learning_rate: float = 1e-3  # Adam step size
     seed: int = 0  # random seed
@@ -90,8 +90,6 @@ def train_and_evaluate(config, workdir):
         np.concatenate([flat["test"][:10], vae.predict(flat["test"][:10], verbose=0)]).reshape(-1, *shape),
         os.path.join(workdir, "reconstructions.png"), "test digits (top) and reconstructions", columns=10,
     )
-    if history.history:
-        plots.training_curves(history.history, os.path.join(workdir, "training.png"), f"{NAME}: {config.data}")
     metrics = {f"test_{key}": value for key, value in logs.items()}
     recipe.finish(vae, config, workdir, NAME, info, metrics, history)
     return metrics

@@ -12,7 +12,6 @@ those implement the plain LSTM/GRU equations only, and a SavedModel holding
 import inspect
 
 import keras
-from keras import ops
 
 # Keras' own LSTM/GRU cells mix this in: it creates one dropout mask per batch
 # and reuses it at every time step (Gal & Ghahramani 2016), and `keras.layers.RNN`

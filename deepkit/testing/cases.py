@@ -5,7 +5,6 @@ fails until every registered ``deepkit>`` name is covered by some case.
 """
 
 import keras
-import numpy as np
 
 from deepkit import layers
 from deepkit.testing.harness import HarnessCase

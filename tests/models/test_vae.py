@@ -1,6 +1,5 @@
 """VAE: trains on real digits, decodes a latent grid, serves encode/decode/generate, rejects bad encoders."""
 
-import os
 
 import keras
 import numpy as np
