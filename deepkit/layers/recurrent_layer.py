@@ -13,6 +13,8 @@ import inspect
 
 import keras
 
+from deepkit.layers import fused_recurrence
+
 # Keras' own LSTM/GRU cells mix this in: it creates one dropout mask per batch
 # and reuses it at every time step (Gal & Ghahramani 2016), and `keras.layers.RNN`
 # resets it after each call. It is not exported under a public name, so the
@@ -135,6 +137,22 @@ class RecurrentLayer(keras.layers.RNN):
         if initial_state is not None:
             self._check_initial_state(sequences, initial_state)
         return super().compute_output_spec(sequences, initial_state=initial_state, mask=mask)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        # The fused whole-sequence op when the configuration allows it (see
+        # deepkit.layers.fused_recurrence), Keras' per-step loop otherwise.
+        blocker = fused_recurrence.fast_path_blocker(self)
+        self._execution_path = "fast" if blocker is None else f"general ({blocker})"
+        if blocker is None:
+            return self._fast_inner_loop(sequences, initial_state, mask, training)
+        return super().inner_loop(sequences, initial_state, mask, training=training)
+
+    def _fast_inner_loop(self, sequences, initial_state, mask, training):
+        raise NotImplementedError
+
+    def execution_path(self):
+        """``"fast"`` or ``"general (<why>)"``: the loop the last traced call took."""
+        return getattr(self, "_execution_path", "not called yet")
 
     def reset_states(self):
         """Zeros the carried state of a ``stateful`` layer (alias of ``reset_state``)."""

@@ -7,6 +7,7 @@ owns the weights and dropout; :class:`RelevanceGRU` runs the cell over a sequenc
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
+from deepkit.layers import fused_recurrence
 from deepkit.layers.recurrent_layer import (
     DropoutRNNCell,
     RecurrentLayer,
@@ -315,6 +316,9 @@ class RelevanceGRU(RecurrentLayer):
             zero_output_for_mask=zero_output_for_mask,
             **kwargs,
         )
+
+    def _fast_inner_loop(self, sequences, initial_state, mask, training):
+        return fused_recurrence.run_relevance_gru(self, sequences, initial_state, mask, training)
 
     @property
     def units(self):
