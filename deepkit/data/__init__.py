@@ -1,5 +1,12 @@
-"""Datasets as ``tf.data.Dataset``s: offline data that pip packages ship, TFDS, user files,
-and the pipelines recipes use (batching, windows, text vectorization)."""
+"""Datasets as ``tf.data.Dataset``s, and the pipelines recipes feed to ``model.fit``.
+
+- :func:`load` — one entry point: offline data that pip packages ship
+  (:func:`list_datasets`), ``tfds:<name>`` (TensorFlow Datasets, failing fast
+  offline) and the user's files (``csv:``, ``text:``, ``npz:``);
+- :func:`info` / :class:`DatasetInfo` — what a dataset is, without loading it;
+- :func:`batched`, :func:`windows`, :func:`char_sequences`,
+  :func:`text_vectorizer`, :func:`images_to_float` — tf.data pipelines.
+"""
 
 from deepkit.data.dataset_info import DatasetInfo
 from deepkit.data.load import info, list_datasets, load, load_arrays

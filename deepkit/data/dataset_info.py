@@ -1,26 +1,39 @@
-"""What deepkit knows about a dataset before loading it."""
+"""What deepkit knows about a dataset before loading it: :class:`DatasetInfo`."""
 
 import dataclasses
 from typing import Optional
 
-KINDS = ("images", "labelled_text", "text", "time_series", "table")
+# The kinds of data and their element layout (the same as TensorFlow Datasets').
+KINDS = {
+    "images": '{"image": uint8 (H, W, 1), "label": int64}',
+    "labelled_text": '{"text": string, "label": int64}',
+    "text": '{"text": string}, one document per element',
+    "time_series": '{"value": float32}, one element per time step, in order',
+    "table": "one feature per CSV column or NPZ array (user files)",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
-    """Description of a dataset ``deepkit.data.load`` can return.
+    """Description of a dataset that ``deepkit.data.load`` can return.
 
-    Attributes:
+    Args:
         name: The name ``load`` takes (``"digits"``, ``"tfds:mnist"``, ``"csv:/path"``).
         kind: ``"images"`` (``{"image": uint8 (H, W, 1), "label": int64}``),
             ``"labelled_text"`` (``{"text": string, "label": int64}``), ``"text"``
             (``{"text": string}``, one document per element), ``"time_series"``
-            (``{"value": float32}``, one element per step, in order) or ``"table"``.
-        source: Where the data comes from, e.g. ``"scikit-learn load_digits"``.
+            (``{"value": float32}``, one element per step, in order) or, for the
+            user's CSV and NPZ files, ``"table"`` (one feature per column / array).
+        source: Where the data comes from, e.g. ``"scikit-learn load_digits (offline)"``.
         description: One line.
-        offline: Whether it loads without a network.
-        num_classes: Number of labels, where it applies.
-        split: How ``"train"``/``"test"`` are cut.
+        offline: Whether it loads without a network (default ``True``).
+        num_classes: Number of labels, where it applies (default ``None``).
+        split: How ``"train"`` and ``"test"`` are cut.
+
+    Example:
+
+    >>> info("sunspots").kind
+    'time_series'
     """
 
     name: str

@@ -1,84 +1,148 @@
-"""``deepkit.data.load``: one entry point from a name to a ``tf.data.Dataset``."""
+"""``deepkit.data.load``: one entry point from a dataset name to a ``tf.data.Dataset``.
 
-import numpy as np
+Names are the offline datasets of :mod:`deepkit.data.offline`, ``tfds:<name>``
+(the real TensorFlow Datasets loader) and the user's files (``csv:<path>``,
+``text:<path>``, ``npz:<path>``).
+"""
+
 import tensorflow as tf
 
-from deepkit.data import files, offline, tfds_source
+from deepkit.data import files, offline, splits, tfds_source
 from deepkit.data.dataset_info import DatasetInfo
 
-SPLITS = ("train", "test", "all")
-TRAIN_FRACTION = 0.8
-FILE_PREFIXES = ("csv", "text", "npz")
-# The offline dataset to suggest when a TFDS download is impossible.
-OFFLINE_ALTERNATIVES = {
-    "mnist": "mnist_5k", "imdb_reviews": "polarity", "fashion_mnist": "mnist_5k", "emnist": "mnist_5k",
-}
+FILE_SPLIT = "80/20 in file order (the first 80% of the rows for training)"
+
+
+def _available():
+    return sorted(offline.OFFLINE) + ["tfds:<name>", "csv:<path>", "text:<path>", "npz:<path>"]
+
+
+def _check_name(name, function):
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"deepkit.data.{function}: argument `name` must be a non-empty string. Received: {name!r}")
 
 
 def list_datasets():
-    """The built-in offline datasets, as :class:`DatasetInfo`."""
-    return [entry[0] for entry in offline.OFFLINE.values()]
+    """Every dataset deepkit knows by name: the offline ones, then the known TFDS ones.
+
+    Returns:
+        A list of :class:`DatasetInfo`; ``offline`` tells which load without a network.
+
+    Example:
+
+    >>> [i.name for i in list_datasets() if i.offline]
+    ['digits', 'mnist_5k', 'polarity', 'lee_background', 'head500', 'sunspots', 'co2']
+    """
+    return [entry[0] for entry in offline.OFFLINE.values()] + [
+        tfds_source.tfds_info(name) for name in tfds_source.KNOWN
+    ]
 
 
 def info(name):
-    """The :class:`DatasetInfo` of ``name`` (offline name, ``tfds:<name>`` or a file)."""
+    """The :class:`DatasetInfo` of ``name``, without loading the data.
+
+    Args:
+        name: An offline dataset, ``"tfds:<name>"``, ``"csv:<path>"``,
+            ``"text:<path>"`` or ``"npz:<path>"``.
+
+    Returns:
+        A :class:`DatasetInfo`.
+
+    Example:
+
+    >>> info("polarity").num_classes
+    2
+    """
+    _check_name(name, "info")
     if name in offline.OFFLINE:
         return offline.OFFLINE[name][0]
     prefix, _, rest = name.partition(":")
     if prefix == "tfds" and rest:
-        return DatasetInfo(name, "tfds", f"TensorFlow Datasets '{rest}' (downloads)", "the real dataset",
-                           offline=False, split="as TFDS defines it")
-    if prefix in FILE_PREFIXES and rest:
-        kind = {"csv": "table", "text": "text", "npz": "table"}[prefix]
-        return DatasetInfo(name, kind, f"user file {rest}", f"{prefix} file", split="80/20 in file order")
-    available = sorted(offline.OFFLINE) + ["tfds:<name>", "csv:<path>", "text:<path>", "npz:<path>"]
-    raise ValueError(f"deepkit.data: unknown dataset {name!r}. Available: {available}")
+        return tfds_source.tfds_info(rest)
+    if prefix in files.READERS and rest:
+        return DatasetInfo(name, files.KINDS[prefix], f"user file {rest}", f"the {prefix} file {rest}",
+                           split=FILE_SPLIT)
+    raise ValueError(f"deepkit.data: unknown dataset {name!r}. Available: {_available()}")
 
 
-def split_indices(length, split, chronological, seed=0):
-    """Indices of ``split``: a seeded 80/20 shuffle, or the first/last 80/20% in order."""
-    if split not in SPLITS:
-        raise ValueError(f"deepkit.data: argument `split` must be one of {list(SPLITS)}. Received: split={split!r}")
-    order = np.arange(length) if chronological else np.random.default_rng(seed).permutation(length)
-    cut = int(round(TRAIN_FRACTION * length))
-    return {"train": order[:cut], "test": order[cut:], "all": order}[split]
+def split_indices(length, split, chronological, seed=splits.SEED):
+    """See :func:`deepkit.data.splits.split_indices`."""
+    return splits.split_indices(length, split, chronological, seed)
 
 
 def load_arrays(name, split="train", **options):
-    """The dict of NumPy arrays of an offline or file dataset's ``split``."""
+    """``split`` of an offline or file dataset as a dict of NumPy arrays.
+
+    The same examples, in the same order, as :func:`load` gives, for code that
+    wants the whole split in memory (plots, scikit-learn, scaling statistics).
+
+    Args:
+        name: An offline dataset or a file (``csv:``, ``text:``, ``npz:``); not ``tfds:``.
+        split: ``"train"``, ``"test"`` or ``"all"``, optionally sliced (``"train[:90%]"``).
+        **options: Options of the file reader (``label_column`` and ``delimiter``
+            for CSV, ``per_line`` and ``encoding`` for text); none for offline datasets.
+
+    Returns:
+        ``{feature: array}``; text is an object array of UTF-8 ``bytes``.
+    """
     dataset_info = info(name)
-    if dataset_info.kind == "tfds":
-        raise ValueError(f"deepkit.data.load_arrays: {name!r} is a TFDS dataset; use deepkit.data.load")
+    splits.parse_split(split)
+    if name.startswith("tfds:"):
+        raise ValueError(
+            f"deepkit.data.load_arrays: {name!r} is a TFDS dataset; use deepkit.data.load (a tf.data.Dataset) "
+            "or tfds.as_numpy on it"
+        )
     if name in offline.OFFLINE:
-        features = offline.OFFLINE[name][1]()
+        if options:
+            raise TypeError(
+                f"deepkit.data.load: the offline dataset {name!r} takes no options. Received: {sorted(options)}"
+            )
+        features = offline.load_features(name)
+        chronological = dataset_info.kind == "time_series"
     else:
         prefix, _, path = name.partition(":")
-        features = {"csv": files.load_csv, "text": files.load_text, "npz": files.load_npz}[prefix](path, **options)
+        reader = files.READERS[prefix]
+        try:
+            features = reader(path, **options)
+        except TypeError as error:
+            raise TypeError(f"deepkit.data.load: unexpected option for '{prefix}:' files: {error}") from error
+        chronological = True
     length = len(next(iter(features.values())))
-    # Time series and the user's files keep their order; i.i.d. offline data is shuffled.
-    chronological = dataset_info.kind == "time_series" or name not in offline.OFFLINE
-    indices = split_indices(length, split, chronological)
+    indices = splits.split_indices(length, split, chronological)
     return {key: value[indices] for key, value in features.items()}
 
 
 def _to_tensor(array):
     if array.dtype == object:
-        return tf.constant(array.astype(str))
+        return tf.constant(array.tolist(), dtype=tf.string, shape=array.shape)
     return tf.constant(array)
 
 
 def load(name, split="train", data_dir=None, **options):
-    """Returns ``split`` of dataset ``name`` as a ``tf.data.Dataset`` of feature dicts.
+    """``split`` of dataset ``name`` as a ``tf.data.Dataset`` of feature dicts.
+
+    Elements look like TensorFlow Datasets': ``{"image": uint8 (H, W, 1),
+    "label": int64}`` for images, ``{"text": string, "label": int64}`` for
+    labelled text, ``{"text": string}`` for corpora (one document per element),
+    ``{"value": float32}`` for time series (one step per element, in order).
 
     Args:
-        name: An offline dataset (see :func:`list_datasets`), ``"tfds:<name>"`` (the
-            real TensorFlow Datasets loader; fails at once when it cannot download),
-            or a file: ``"csv:<path>"`` (option ``label_column``), ``"text:<path>"``
-            (option ``per_line=True``), ``"npz:<path>"``.
-        split: ``"train"``, ``"test"`` or ``"all"`` (any TFDS split for ``tfds:``).
-            Offline i.i.d. data is cut 80/20 after a shuffle with seed 0; time series
-            chronologically (first 80% of the steps for training).
-        data_dir: TFDS data directory.
+        name: An offline dataset (see :func:`list_datasets`), ``"tfds:<name>"``
+            (the real TensorFlow Datasets loader; when the data is not prepared in
+            ``data_dir`` and the download host cannot be reached it fails within
+            ~2 s, naming the offline alternative), or a file: ``"csv:<path>"``
+            (columns become features; options ``label_column``, ``delimiter``),
+            ``"text:<path>"`` (options ``per_line=True``, ``encoding``) or ``"npz:<path>"``
+            (arrays become features).
+        split: ``"train"``, ``"test"`` or ``"all"``, optionally sliced like
+            ``"train[:90%]"`` (any TFDS split for ``tfds:``). Offline i.i.d. data is
+            cut 80/20 after a shuffle with seed 0; time series and files in order
+            (the first 80% for training).
+        data_dir: TFDS data directory (only for ``tfds:``).
+        **options: Options of the file readers, or of ``DatasetBuilder.as_dataset`` for ``tfds:``.
+
+    Returns:
+        A ``tf.data.Dataset`` with a known length.
 
     Example:
 
@@ -87,8 +151,9 @@ def load(name, split="train", data_dir=None, **options):
     >>> tuple(element["image"].shape), element["image"].dtype.name, len(ds)
     ((8, 8, 1), 'uint8', 359)
     """
+    _check_name(name, "load")
     prefix, _, rest = name.partition(":")
     if prefix == "tfds" and rest:
-        return tfds_source.load_tfds(rest, split, data_dir, OFFLINE_ALTERNATIVES.get(rest.split("/")[0]))
+        return tfds_source.load_tfds(rest, split, data_dir, **options)
     arrays = load_arrays(name, split, **options)
     return tf.data.Dataset.from_tensor_slices({key: _to_tensor(value) for key, value in arrays.items()})

