@@ -32,7 +32,7 @@ class Config:
     filters: int = 32  # convolution filters of the first discriminator layer (the rest scale from it)
     label_smoothing: float = 0.1  # one-sided label smoothing of the real targets
     discriminator_steps: int = 1  # discriminator updates per generator update
-    epochs: int = 15  # training epochs
+    epochs: int = 30  # training epochs
     batch_size: int = 64  # images per batch
     learning_rate: float = 2e-4  # Adam step size of both networks (β1 = 0.5)
     seed: int = 0  # random seed
