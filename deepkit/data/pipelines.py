@@ -47,6 +47,7 @@ def batched(dataset, batch_size, shuffle_seed=None, shuffle_buffer=10_000, cache
 
     Example:
 
+    >>> import tensorflow as tf
     >>> ds = batched(tf.data.Dataset.range(10), 4, shuffle_seed=0)
     >>> [len(b) for b in ds]
     [4, 4, 2]
@@ -87,7 +88,8 @@ def _series_dataset(series, function):
 
 def _sliding(dataset, length, span, stride):
     """Every run of ``span`` consecutive elements, starting every ``stride`` elements, as one tensor."""
-    runs = dataset.window(span, shift=stride, drop_remainder=True).flat_map(lambda run: run.batch(span))
+    runs = dataset.window(span, shift=stride, drop_remainder=True)
+    runs = runs.flat_map(lambda run: run.batch(span, drop_remainder=True))
     if length is not None:
         runs = runs.apply(tf.data.experimental.assert_cardinality(max(0, (length - span) // stride + 1)))
     return runs
@@ -228,7 +230,7 @@ def text_vectorizer(texts, max_tokens=None, output_sequence_length=None, split="
     Example:
 
     >>> vectorizer = text_vectorizer(["the cat sat", "the dog"], output_sequence_length=4)
-    >>> vectorizer.get_vocabulary()[:3]
+    >>> [str(token) for token in vectorizer.get_vocabulary()[:3]]
     ['', '[UNK]', 'the']
     """
     if split not in ("whitespace", "character"):
