@@ -3,13 +3,14 @@
 import keras
 from keras import ops
 
+from deepkit.random_state import SavesSeedState
 from deepkit.registry import register
 
 KINDS = ("gaussian", "masking")
 
 
 @register
-class Corruption(keras.layers.Layer):
+class Corruption(SavesSeedState, keras.layers.Layer):
     """Corrupts its input during training only; the identity at inference.
 
     ``"gaussian"``: ``x̃ = x + N(0, amount²)``. ``"masking"``: each element is set to
@@ -20,7 +21,8 @@ class Corruption(keras.layers.Layer):
         kind: ``"gaussian"`` (default) or ``"masking"``.
         amount: Standard deviation of the noise (gaussian, >= 0) or the fraction of
             elements set to zero (masking, in [0, 1)). Default 0.1.
-        seed: Optional integer seed of the layer's ``SeedGenerator``.
+        seed: Optional integer seed of the layer's ``SeedGenerator`` (its state is
+            saved in ``.keras`` files, so resumed training draws the same noise).
 
     Call arguments:
         inputs: Any floating tensor.

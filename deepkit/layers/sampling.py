@@ -3,17 +3,19 @@
 import keras
 from keras import ops
 
+from deepkit.random_state import SavesSeedState
 from deepkit.registry import register
 
 
 @register
-class Sampling(keras.layers.Layer):
+class Sampling(SavesSeedState, keras.layers.Layer):
     """Draws ``z = z_mean + exp(0.5 · z_log_var) · ε`` with ``ε ~ N(0, I)``.
 
     The randomness comes from a ``keras.random.SeedGenerator`` the layer owns, so a
     seeded layer draws the same sequence of samples in eager, ``tf.function`` and XLA
-    runs. It samples at inference too: it *is* the VAE's sampler (a VAE that wants
-    the mean at inference reads ``z_mean`` directly).
+    runs, and a ``.keras`` file saves the generator's state, so a reloaded model goes
+    on with the same stream. It samples at inference too: it *is* the VAE's sampler
+    (a VAE that wants the mean at inference reads ``z_mean`` directly).
 
     Args:
         seed: Optional integer seed of the layer's ``SeedGenerator``.

@@ -11,11 +11,12 @@ from deepkit.models.tracked_model import (
     deserialize_sub_models,
     serialize_sub_models,
 )
+from deepkit.random_state import SavesSeedState
 from deepkit.registry import register
 
 
 @register
-class GAN(TrackedModel):
+class GAN(SavesSeedState, TrackedModel):
     """A generator and a discriminator trained against each other, inside ``fit``.
 
     ``min_G max_D E_x[log D(x)] + E_z[log(1 - D(G(z)))]``, with the discriminator
@@ -35,7 +36,8 @@ class GAN(TrackedModel):
         discriminator_steps: Discriminator updates per generator update (default 1).
         label_smoothing: One-sided label smoothing of the real targets (default 0).
         generator_loss: ``"non_saturating"`` (default, ``-log D(G(z))``) or ``"minimax"``.
-        seed: Seed of the latent sampler.
+        seed: Seed of the latent sampler (its state is saved in ``.keras`` files,
+            with both optimizers, so training resumes where it stopped).
 
     Example:
 

@@ -58,8 +58,9 @@ def test_training_lowers_the_reconstruction_loss():
     assert history["reconstruction_loss"][-1] < 0.5 * history["reconstruction_loss"][0]
 
 
-def test_keras_file_resumes_training_exactly(tmp_path):
-    model = make_autoencoder("contractive")
+@pytest.mark.parametrize("kind", ["contractive", "denoising"])
+def test_keras_file_resumes_training_exactly(kind, tmp_path):
+    model = make_autoencoder(kind)
     model.fit(x, epochs=1, batch_size=8, verbose=0, shuffle=False)
     model.save(tmp_path / "ae.keras")
     restored = keras.saving.load_model(tmp_path / "ae.keras")
