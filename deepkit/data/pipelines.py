@@ -35,11 +35,14 @@ def batched(dataset, batch_size, shuffle_seed=None, shuffle_buffer=10_000, cache
     Args:
         dataset: A ``tf.data.Dataset`` of examples.
         batch_size: Positive integer.
-        shuffle_seed: Seed of the shuffle (reshuffled each epoch), or ``None``
-            (default) to keep the order, for evaluation.
+        shuffle_seed: Seed of the shuffle (a new order each epoch, the same
+            sequence of orders on every run), or ``None`` (default) to keep the
+            order, for evaluation.
         shuffle_buffer: Shuffle buffer size (default 10,000; a buffer at least as
-            large as the dataset gives a uniform shuffle).
-        cache: Whether to cache the examples in memory (default ``True``).
+            large as the dataset gives a uniform shuffle, and makes the first epoch
+            read the whole dataset, so that the cache is complete even when
+            ``model.fit`` stops after exactly ``len(dataset)`` batches).
+        cache: Whether to keep the examples in memory after the first pass (default ``True``).
         drop_remainder: Whether to drop a last, smaller batch (default ``False``).
 
     Returns:
@@ -49,8 +52,8 @@ def batched(dataset, batch_size, shuffle_seed=None, shuffle_buffer=10_000, cache
 
     >>> import tensorflow as tf
     >>> ds = batched(tf.data.Dataset.range(10), 4, shuffle_seed=0)
-    >>> [len(b) for b in ds]
-    [4, 4, 2]
+    >>> [len(b) for b in ds], sorted(int(x) for b in ds for x in b)
+    ([4, 4, 2], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
     _check_dataset(dataset, "batched")
     batch_size = _positive_int(batch_size, "batched", "batch_size")
