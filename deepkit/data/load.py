@@ -5,6 +5,8 @@ Names are the offline datasets of :mod:`deepkit.data.offline`, ``tfds:<name>``
 ``text:<path>``, ``npz:<path>``).
 """
 
+import inspect
+
 import tensorflow as tf
 
 from deepkit.data import files, offline, splits, tfds_source
@@ -102,10 +104,13 @@ def load_arrays(name, split="train", **options):
     else:
         prefix, _, path = name.partition(":")
         reader = files.READERS[prefix]
-        try:
-            features = reader(path, **options)
-        except TypeError as error:
-            raise TypeError(f"deepkit.data.load: unexpected option for '{prefix}:' files: {error}") from error
+        allowed = sorted(set(inspect.signature(reader).parameters) - {"path"})
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise TypeError(
+                f"deepkit.data.load: '{prefix}:' files take the options {allowed}. Received unknown options: {unknown}"
+            )
+        features = reader(path, **options)
         chronological = True
     length = len(next(iter(features.values())))
     indices = splits.split_indices(length, split, chronological)

@@ -91,5 +91,6 @@ def test_missing_file_and_unknown_option(tmp_path):
         data.load(f"csv:{tmp_path / 'missing.csv'}")
     path = tmp_path / "t.txt"
     path.write_text("a\n")
-    with pytest.raises(TypeError, match="unexpected option for 'text:' files"):
+    with pytest.raises(TypeError, match=r"'text:' files take the options \['encoding', 'per_line'\]. "
+                                        r"Received unknown options: \['label_column'\]"):
         data.load(f"text:{path}", label_column="x")
