@@ -2,6 +2,7 @@
 
 import keras
 import tensorflow as tf
+from keras import ops
 
 from deepkit.registry import register
 
@@ -48,17 +49,18 @@ def contractive_penalty(encoder, x):
         Rifai et al., "Contractive Auto-Encoders: Explicit Invariance During
         Feature Extraction", ICML 2011.
     """
-    x = tf.convert_to_tensor(x)
-    if not x.dtype.is_floating:
+    x = ops.convert_to_tensor(x)
+    if not keras.backend.is_float_dtype(x.dtype):
         raise TypeError(
-            f"contractive_penalty: argument `x` must be a floating-point tensor. Received: dtype={x.dtype.name}"
+            f"contractive_penalty: argument `x` must be a floating-point tensor. "
+            f"Received: dtype={keras.backend.standardize_dtype(x.dtype)}"
         )
     dense = _single_sigmoid_dense(encoder)
-    if dense is not None and x.shape.rank == 2:
+    if dense is not None and len(x.shape) == 2:
         h = encoder(x)
-        kernel = tf.cast(dense.kernel, h.dtype)
-        column_norms = tf.reduce_sum(tf.square(kernel), axis=0)  # Σ_i W_ij²
-        return tf.reduce_sum(tf.square(h * (1.0 - h)) * column_norms, axis=-1)
+        column_norms = ops.sum(ops.square(ops.cast(dense.kernel, h.dtype)), axis=0)  # Σ_i W_ij²
+        return ops.sum(ops.square(h * (1.0 - h)) * column_norms, axis=-1)
+    # The Jacobian of any other encoder needs the backend's autodiff.
     with tf.GradientTape() as tape:
         tape.watch(x)
         h = encoder(x)

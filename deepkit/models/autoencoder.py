@@ -10,6 +10,7 @@ from deepkit.losses.kl import sparsity_kl
 from deepkit.losses.sparse import l1_code_penalty
 from deepkit.models.tracked_model import (
     TrackedModel,
+    batch_mean,
     deserialize_sub_models,
     known_input_shape,
     serialize_sub_models,
@@ -45,7 +46,10 @@ class Autoencoder(TrackedModel):
       of ``x`` (training only).
 
     ``fit(x)`` needs no targets; it logs ``loss``, ``reconstruction_loss`` and, for
-    sparse and contractive autoencoders, ``penalty``. ``predict(x)`` reconstructs.
+    sparse and contractive autoencoders, ``penalty``; ``sample_weight`` weights each
+    sample's terms (Keras' ``sum_over_batch_size``; Keras drops weights given without
+    targets, so pass ``fit(x, x, sample_weight=w)``: ``y`` is ignored). ``compile`` takes an optimizer,
+    not ``loss`` or ``metrics``. ``predict(x)`` reconstructs.
     ``export(path)`` writes endpoints ``serve`` (= ``reconstruct``), ``encode`` and
     ``reconstruct``.
 
@@ -123,12 +127,12 @@ class Autoencoder(TrackedModel):
     def encode(self, inputs):
         return self.encoder(inputs, training=False)
 
-    def compute_losses(self, x, training):
+    def compute_losses(self, x, training, sample_weight=None):
         source = self.corruption(x, training=training) if self.corruption is not None else x
         code = self.encoder(source, training=training)
         reconstruction = self.decoder(code, training=training)
         per_sample = reconstruction_error(x, reconstruction, self.reconstruction)
-        values = {"reconstruction_loss": ops.mean(per_sample)}
+        values = {"reconstruction_loss": batch_mean(per_sample, sample_weight)}
         total = per_sample
         if self.kind == "sparse":
             penalty = l1_code_penalty(code) if self.sparsity == "l1" else sparsity_kl(code, self.sparsity_target)
@@ -139,21 +143,21 @@ class Autoencoder(TrackedModel):
         if penalty is not None:
             penalty = ops.cast(penalty, per_sample.dtype)
             total = total + self.penalty_weight * penalty
-            values["penalty"] = ops.mean(penalty)
-        values["loss"] = ops.mean(total)
+            values["penalty"] = batch_mean(penalty, sample_weight) if len(penalty.shape) else penalty
+        values["loss"] = batch_mean(total, sample_weight)
         return values
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            values = self.compute_losses(x, training=True)
+            values = self.compute_losses(x, training=True, sample_weight=sample_weight)
             scaled = self.scaled_loss(values["loss"], self.optimizer)
         self.update(tape, scaled, self.optimizer, self.trainable_variables)
         return self.record(values)
 
     def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.record(self.compute_losses(x, training=False))
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        return self.record(self.compute_losses(x, training=False, sample_weight=sample_weight))
 
     def serving_endpoints(self):
         spec = tf.TensorSpec((None,) + known_input_shape(self.encoder, "Autoencoder", "encoder"), tf.float32)

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from deepkit.losses.adversarial import discriminator_loss, generator_loss, style_ambiguity_loss
-from deepkit.models.gan import GAN
+from deepkit.models.gan import GAN, reject_sample_weight
 from deepkit.models.tracked_model import describe_structure
 from deepkit.registry import register
 
@@ -69,7 +69,8 @@ class CAN(GAN):
             )
 
     def split_batch(self, data):
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        reject_sample_weight("CAN", sample_weight)
         if y is None:
             raise ValueError("CAN: training data must be (samples, style_labels). Received: samples only")
         return x, y

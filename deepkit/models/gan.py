@@ -15,6 +15,14 @@ from deepkit.random_state import SavesSeedState
 from deepkit.registry import register
 
 
+def reject_sample_weight(owner, sample_weight):
+    if sample_weight is not None:
+        raise ValueError(
+            f"{owner}: sample weights are not supported (every real sample counts once in the "
+            f"discriminator's loss). Received: sample_weight of shape {tuple(sample_weight.shape)}"
+        )
+
+
 @register
 class GAN(SavesSeedState, TrackedModel):
     """A generator and a discriminator trained against each other, inside ``fit``.
@@ -178,7 +186,8 @@ class GAN(SavesSeedState, TrackedModel):
         return {"g_loss": ops.mean(ops.cast(loss, "float32"))}
 
     def split_batch(self, data):
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        reject_sample_weight(type(self).__name__, sample_weight)
         return x, y
 
     def train_step(self, data):

@@ -5,6 +5,7 @@ import copy
 
 import keras
 import tensorflow as tf
+from keras import ops
 
 
 def describe_structure(value):
@@ -29,6 +30,19 @@ def known_input_shape(model, owner, argument):
     return tuple(inputs[0].shape[1:])
 
 
+def batch_mean(values, sample_weight=None):
+    """Mean over the batch of per-sample ``values``; with ``sample_weight`` (shape
+    ``(batch,)`` or ``(batch, 1)``) Keras' ``"sum_over_batch_size"`` reduction
+    ``Σ_n w_n·l_n / batch``."""
+    if sample_weight is None:
+        return ops.mean(values)
+    weights = ops.reshape(ops.cast(sample_weight, values.dtype), (-1,))
+    return ops.mean(values * weights)
+
+
+BUILT_IN_COMPILE_ARGUMENTS = ("loss", "loss_weights", "metrics", "weighted_metrics")
+
+
 class TrackedModel(keras.Model):
     """A ``keras.Model`` whose ``train_step``/``test_step`` log the losses named in
     ``tracked`` through ``keras.metrics.Mean`` trackers listed in ``metrics``."""
@@ -42,6 +56,25 @@ class TrackedModel(keras.Model):
         stores its weights and loading rebuilds its optimizers to restore their state."""
         if all(getattr(model, "built", False) for model in sub_models):
             self.built = True
+
+    def compile(self, optimizer="rmsprop", **kwargs):
+        """``keras.Model.compile`` without ``loss`` and ``metrics``: the model's losses
+        are built in and logged by its own trackers (see ``metrics``)."""
+        given = sorted(name for name in BUILT_IN_COMPILE_ARGUMENTS if kwargs.get(name) is not None)
+        if given:
+            raise ValueError(
+                f"{type(self).__name__}.compile: the losses are built in and logged by the model's own "
+                f"trackers; pass an optimizer and compile options only. Received: {given}"
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        """Compiles from ``get_compile_config()`` and builds the optimizer, so that a
+        ``.keras`` file restores its state (Keras skips this for a custom ``compile``)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**{name: value for name, value in config.items() if name not in BUILT_IN_COMPILE_ARGUMENTS})
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     @property
     def metrics(self):
@@ -85,11 +118,18 @@ class TrackedModel(keras.Model):
 
         It loads with ``tf.saved_model.load`` in a process that does not import
         deepkit, and serves with TensorFlow Serving (signature ``serving_default`` is
-        ``serve``).
+        ``serve``). The endpoints' input signatures are fixed by the model, so
+        Keras' ``input_signature`` and other export options are refused.
         """
         if format != "tf_saved_model":
             raise ValueError(
                 f"{type(self).__name__}.export: argument `format` must be 'tf_saved_model'. Received: {format!r}"
+            )
+        options = sorted(name for name, value in kwargs.items() if value is not None)
+        if options:
+            raise ValueError(
+                f"{type(self).__name__}.export: the endpoints and their signatures are fixed by the model "
+                f"(serving_endpoints()); no other options are taken. Received: {options}"
             )
         archive = keras.export.ExportArchive()
         archive.track(self)

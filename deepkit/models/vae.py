@@ -8,6 +8,7 @@ from deepkit.layers.sampling import Sampling
 from deepkit.losses.kl import gaussian_kl
 from deepkit.models.tracked_model import (
     TrackedModel,
+    batch_mean,
     describe_structure,
     deserialize_sub_models,
     known_input_shape,
@@ -29,7 +30,11 @@ class VAE(TrackedModel):
     terms averaged over the batch.
 
     ``fit(x)`` needs no targets and logs ``loss``, ``reconstruction_loss`` and
-    ``kl_loss`` (``evaluate`` and ``validation_data`` too). ``predict(x)``
+    ``kl_loss`` (``evaluate`` and ``validation_data`` too). Sample weights weight each
+    sample's terms (Keras' ``sum_over_batch_size`` reduction); Keras drops weights
+    given without targets, so pass ``fit(x, x, sample_weight=w)`` or ``(x, y, w)``
+    batches (``y`` is ignored).
+    ``compile`` takes an optimizer, not ``loss`` or ``metrics``. ``predict(x)``
     reconstructs from ``z_mean`` (deterministic). ``export(path)`` writes the
     endpoints ``serve`` (reconstruct), ``encode`` (``z_mean``, ``z_log_var``),
     ``decode`` (``z -> x̂``) and ``generate(num_samples, seed)`` (decodes
@@ -100,7 +105,7 @@ class VAE(TrackedModel):
         z = self.sampler([z_mean, z_log_var]) if training else z_mean
         return self.decoder(z, training=training)
 
-    def compute_losses(self, x):
+    def compute_losses(self, x, sample_weight=None):
         z_mean, z_log_var = self.encode(x, training=True)
         z = self.sampler([z_mean, z_log_var])
         reconstruction = self.decoder(z, training=True)
@@ -111,8 +116,8 @@ class VAE(TrackedModel):
             errors = ops.square(x - flat)
         else:
             errors = keras.losses.binary_crossentropy(x[..., None], flat[..., None])
-        reconstruction_loss = ops.mean(ops.sum(errors, axis=-1))
-        kl_loss = ops.mean(ops.cast(gaussian_kl(z_mean, z_log_var), reconstruction_loss.dtype))
+        reconstruction_loss = batch_mean(ops.sum(errors, axis=-1), sample_weight)
+        kl_loss = batch_mean(ops.cast(gaussian_kl(z_mean, z_log_var), reconstruction_loss.dtype), sample_weight)
         return {
             "loss": reconstruction_loss + self.beta * kl_loss,
             "reconstruction_loss": reconstruction_loss,
@@ -120,16 +125,16 @@ class VAE(TrackedModel):
         }
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            values = self.compute_losses(x)
+            values = self.compute_losses(x, sample_weight)
             scaled = self.scaled_loss(values["loss"], self.optimizer)
         self.update(tape, scaled, self.optimizer, self.trainable_variables)
         return self.record(values)
 
     def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.record(self.compute_losses(x))
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        return self.record(self.compute_losses(x, sample_weight))
 
     def generate(self, num_samples, seed=0):
         """Decodes ``num_samples`` latent vectors ``z ~ N(0, I)`` (stateless, seeded)."""

@@ -2,9 +2,11 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from deepkit.losses import contractive_penalty
+from deepkit.losses.contractive import _single_sigmoid_dense
 
 
 def sigmoid_encoder(seed=0):
@@ -78,7 +80,17 @@ def test_gradient_reaches_the_live_weights_in_both_paths():
 
 
 def test_integer_input_is_rejected():
-    import pytest
-
     with pytest.raises(TypeError, match=r"contractive_penalty: argument `x` must be a floating-point tensor"):
         contractive_penalty(sigmoid_encoder(), np.ones((2, 5), "int32"))
+
+
+def test_only_a_single_sigmoid_dense_encoder_takes_the_closed_form():
+    dense = keras.layers.Dense(3, activation="sigmoid")
+    inputs = keras.Input((5,))
+    functional = keras.Model(inputs, keras.layers.Dense(3, activation="sigmoid")(inputs))
+    for encoder in (dense, sigmoid_encoder(), functional):
+        assert isinstance(_single_sigmoid_dense(encoder), keras.layers.Dense)
+    relu = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="relu")])
+    deep = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4), keras.layers.Dense(3, activation="sigmoid")])
+    for encoder in (relu, deep, keras.layers.Activation("sigmoid")):
+        assert _single_sigmoid_dense(encoder) is None

@@ -82,3 +82,21 @@ def test_keras_file_resumes_training_exactly(kind, tmp_path):
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_autoencoder(**kwargs)
+
+
+def test_sample_weights_weight_each_sample():
+    model = make_autoencoder("sparse", penalty_weight=0.5)
+    weights = np.concatenate([np.full(16, 2.0), np.zeros(16)]).astype("float32")
+    # Keras drops sample weights given without targets; the targets are ignored.
+    weighted = model.evaluate(x, x, sample_weight=weights, batch_size=32, verbose=0, return_dict=True)
+    first_half = model.evaluate(x[:16], batch_size=16, verbose=0, return_dict=True)
+    for key in ("loss", "reconstruction_loss", "penalty"):
+        np.testing.assert_allclose(weighted[key], first_half[key], rtol=1e-5)
+
+
+def test_compile_rejects_a_loss_or_metrics():
+    model = make_autoencoder()
+    with pytest.raises(ValueError, match=r"Autoencoder.compile: the losses are built in.*Received: \['loss'\]"):
+        model.compile(optimizer="adam", loss="mse")
+    with pytest.raises(ValueError, match=r"Received: \['metrics'\]"):
+        model.compile(optimizer="adam", metrics=["mae"])

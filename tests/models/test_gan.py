@@ -87,6 +87,11 @@ def test_compile_needs_both_optimizers():
         gan.compile(d_optimizer="adam", g_optimizer="adam", optimizer="sgd")
 
 
+def test_sample_weights_are_rejected():
+    with pytest.raises(ValueError, match=r"GAN: sample weights are not supported.*Received: sample_weight of shape \(64,\)"):
+        make_gan().fit(gaussian_mixture(64), np.zeros(64), sample_weight=np.ones(64), batch_size=64, epochs=1, verbose=0)
+
+
 def test_latent_dim_must_match_the_generator():
     generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     discriminator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
@@ -131,3 +136,26 @@ def test_can_needs_two_styles_labels_and_a_two_headed_discriminator():
         CAN(generator, discriminator, latent_dim=4, num_styles=3)
     with pytest.raises(ValueError, match=r"training data must be \(samples, style_labels\)"):
         make_can().fit(gaussian_mixture(64), epochs=1, verbose=0)
+
+
+def test_can_keras_file_resumes_training_exactly(tmp_path):
+    can = make_can()
+    x = gaussian_mixture(128)
+    styles = np.arange(128) % 3
+    can.fit(x, styles, epochs=1, batch_size=64, verbose=0, shuffle=False)
+    can.save(tmp_path / "can.keras")
+    restored = keras.saving.load_model(tmp_path / "can.keras")
+    assert restored.num_styles == 3 and int(restored.d_optimizer.iterations) == 2
+    continued = can.fit(x, styles, epochs=1, batch_size=64, verbose=0, shuffle=False).history
+    resumed = restored.fit(x, styles, epochs=1, batch_size=64, verbose=0, shuffle=False).history
+    for key in ("d_loss", "g_loss", "style_loss", "ambiguity_loss"):
+        np.testing.assert_allclose(resumed[key], continued[key], rtol=1e-6)
+    for a, b in zip(restored.get_weights(), can.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_export_refuses_options_it_would_ignore(tmp_path):
+    with pytest.raises(ValueError, match=r"GAN.export: the endpoints and their signatures are fixed.*Received: \['input_signature'\]"):
+        make_gan().export(str(tmp_path / "gan"), input_signature=[None])
+    with pytest.raises(ValueError, match=r"argument `format` must be 'tf_saved_model'. Received: 'onnx'"):
+        make_gan().export(str(tmp_path / "gan"), format="onnx")

@@ -61,6 +61,16 @@ def test_beta_weights_the_kl_term():
     np.testing.assert_allclose(logs["loss"], logs["reconstruction_loss"] + 4.0 * logs["kl_loss"], rtol=1e-5)
 
 
+def test_zero_sample_weights_zero_the_losses_and_loss_is_rejected_by_compile():
+    x = digits()[:64]
+    vae = make_vae()
+    logs = vae.evaluate(x, x, sample_weight=np.zeros(64, "float32"), verbose=0, return_dict=True)
+    assert logs == {"loss": 0.0, "reconstruction_loss": 0.0, "kl_loss": 0.0}
+    assert vae.evaluate(x, x, sample_weight=np.ones(64, "float32"), verbose=0, return_dict=True)["loss"] > 10.0
+    with pytest.raises(ValueError, match=r"VAE.compile: the losses are built in.*Received: \['loss'\]"):
+        vae.compile(optimizer="adam", loss="binary_crossentropy")
+
+
 def test_savedmodel_serves_encode_decode_generate_without_deepkit(tmp_path):
     x = digits()[:5]
     vae = make_vae()
