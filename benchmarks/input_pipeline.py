@@ -49,6 +49,12 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def mnist_pipeline(batch_size):
+    """Images scaled to float per example, then cached, shuffled, batched and prefetched.
+
+    (Scaling after ``batched`` instead, on 4x fewer bytes per example, measured
+    slower here: a map after the cache runs every epoch, and every epoch's new
+    iterator instantiates its function again, ~2 ms.)
+    """
     images = data.images_to_float(data.load("mnist_5k", "train"), with_label=True)
     return data.batched(images, batch_size, shuffle_seed=0, drop_remainder=True)
 

@@ -30,7 +30,10 @@ def batched(dataset, batch_size, shuffle_seed=None, shuffle_buffer=10_000, cache
     Caching comes first, so the (decoded, mapped) examples are computed once and
     kept in memory while each epoch still gets a new order; the shuffle is seeded,
     so the sequence of epoch orders is the same on every run; prefetching last
-    overlaps the pipeline with the training step.
+    overlaps the pipeline with the training step. Put per-example ``map``s
+    (decoding, scaling, windowing) before ``batched``: they then run once, while a
+    ``map`` after the cache runs every epoch and is instantiated again for each
+    epoch's iterator (~2 ms on a 2-core CPU; see ``benchmarks/input_pipeline.py``).
 
     Args:
         dataset: A ``tf.data.Dataset`` of examples.
