@@ -167,6 +167,11 @@ def main(argv=None):
     parser.add_argument("--memory", action="store_true", help="also measure peak memory (subprocesses)")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--family", choices=tuple(PAIRS), action="append", help="only this pair (repeatable)")
+    parser.add_argument("--timesteps", type=int, action="append", help="only these T (repeatable)")
+    parser.add_argument("--units", type=int, action="append", help="only these U (repeatable)")
+    parser.add_argument("--policy", action="append", help="only these dtype policies (repeatable)")
+    parser.add_argument("--xla", choices=("on", "off"), action="append", help="only XLA on/off (repeatable)")
     args = parser.parse_args(argv)
 
     if args.quick:
@@ -179,6 +184,17 @@ def main(argv=None):
             for t, u, p, j in itertools.product((100, 400), units, ("float32", "mixed_bfloat16"), (False, True))
         ]
         repeats = args.repeats or 10
+    if args.timesteps or args.units or args.policy or args.xla:
+        grid = [
+            (t, u, p, j)
+            for t, u, p, j in itertools.product(
+                args.timesteps or (100, 400),
+                args.units or (128,),
+                args.policy or ("float32",),
+                [x == "on" for x in args.xla] if args.xla else (False, True),
+            )
+        ]
+    families = args.family or tuple(PAIRS)
 
     peak = matmul_peak_gflops()
     print(f"machine: {os.cpu_count()} CPU threads, TensorFlow {tf.__version__}, Keras {keras.__version__}")
@@ -186,7 +202,7 @@ def main(argv=None):
     print(f"batch {BATCH}, features {FEATURES}, medians of {repeats} interleaved repeats\n")
 
     rows = []
-    for family, (timesteps, units, policy, jit_compile) in itertools.product(PAIRS, grid):
+    for family, (timesteps, units, policy, jit_compile) in itertools.product(families, grid):
         ours, theirs = bench_config(family, timesteps, units, policy, jit_compile, repeats)
         row = {
             "family": family,

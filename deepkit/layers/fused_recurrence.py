@@ -99,25 +99,26 @@ def fast_path_blocker(layer):
 # === Helpers shared by both cells ===
 
 
-def _time_major_projection(layer, sequences, training):
-    """``X W + b`` for all steps, time-major ``(T, batch, columns)``, in the compute dtype.
+def _time_major_inputs(layer, sequences, training):
+    """The inputs time-major ``(T, batch, features)``, in processing order.
 
     Applies the cell's input-dropout mask (one per sequence, as the cell does)
     and reverses time for ``go_backwards``.
     """
     cell = layer.cell
-    dtype = sequences.dtype
     x = sequences
     if training and cell.dropout > 0:
-        x = x * tf.cast(cell.get_dropout_mask(sequences[:, 0, :]), dtype)[:, None, :]
+        x = x * tf.cast(cell.get_dropout_mask(sequences[:, 0, :]), x.dtype)[:, None, :]
     x = tf.transpose(x, [1, 0, 2])
-    if layer.go_backwards:
-        x = tf.reverse(x, [0])
-    kernel = tf.cast(cell.kernel, dtype)
+    return tf.reverse(x, [0]) if layer.go_backwards else x
+
+
+def _project(x, kernel, bias):
+    """``x W + b`` for all steps as one GEMM: ``(T, batch, features)`` -> ``(T, batch, columns)``."""
     steps, batch = tf.shape(x)[0], tf.shape(x)[1]
     xw = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), kernel)
-    if cell.use_bias:
-        xw = xw + tf.cast(cell.bias, dtype)
+    if bias is not None:
+        xw = xw + bias
     return tf.reshape(xw, [steps, batch, kernel.shape[-1]])
 
 
@@ -159,44 +160,49 @@ def _outputs(layer, states, mask, last_state):
     return last, last[:, None, :]
 
 
-def _while(steps, body, loop_vars, backwards=False):
-    """``tf.while_loop`` over ``steps`` iterations with a static trip count for XLA."""
-    if backwards:
-        start = steps - 1
-
-        def cond(t, *_):
-            return t >= 0
-
-    else:
-        start = 0
-
-        def cond(t, *_):
-            return t < steps
-
-    return tf.while_loop(
-        cond,
-        body,
-        (tf.constant(0) + start,) + tuple(loop_vars),
-        maximum_iterations=steps,
-    )[1:]
+def _steps(sequence):
+    return sequence.shape[0] if sequence.shape[0] is not None else tf.shape(sequence)[0]
 
 
-def _array(steps, like):
-    return tf.TensorArray(like.dtype, size=steps, element_shape=like.shape)
+def _scan(step, steps, sequences, carry, emit_like=(), reverse=False):
+    """Runs ``carry, emitted = step(slices_t, carry)`` over ``steps`` time steps.
+
+    A raw ``tf.while_loop`` with a static trip count (``maximum_iterations``), so
+    that it compiles under XLA, forward and in a gradient. ``sequences`` is a
+    tuple of time-major tensors or ``tf.TensorArray``s whose step ``t`` ``step``
+    receives. The slices of the next step are read at the end of each iteration
+    and carried, so that under XLA the elementwise work of a step reads dense
+    buffers (a dynamic slice fused into it made the step 1.6x slower).
+    ``emitted`` (shaped like ``emit_like``) is written to TensorArrays: writing
+    one stores a reference, and a later loop reads it without a copy.
+
+    Returns ``(carry, TensorArrays of the emitted values)``.
+    """
+    first, delta = (steps - 1, -1) if reverse else (0, 1)
+    first = tf.constant(0) + first
+
+    def read(sequence, t):
+        return sequence.read(t) if isinstance(sequence, tf.TensorArray) else sequence[t]
+
+    def body(t, slices, carry, arrays):
+        carry, emitted = step(slices, carry)
+        arrays = tuple(array.write(t, value) for array, value in zip(arrays, emitted))
+        following = tf.clip_by_value(t + delta, 0, steps - 1)
+        return t + delta, tuple(read(sequence, following) for sequence in sequences), carry, arrays
+
+    def cond(t, *_):
+        return t >= 0 if reverse else t < steps
+
+    arrays = tuple(
+        tf.TensorArray(like.dtype, size=steps, element_shape=like.shape, clear_after_read=False) for like in emit_like
+    )
+    slices = tuple(read(sequence, first) for sequence in sequences)
+    _, _, carry, arrays = tf.while_loop(cond, body, (first, slices, carry, arrays), maximum_iterations=steps)
+    return carry, arrays
 
 
 def _zeros_if_none(gradient, like):
     return tf.zeros_like(like) if gradient is None else gradient
-
-
-def _shift(sequence, first):
-    """``[first, sequence[0], ..., sequence[T-2]]``: the previous step's values."""
-    return tf.concat([first[None], sequence[:-1]], axis=0)
-
-
-def _gemm_over_steps(a, b):
-    """``Σ_t a_tᵀ b_t`` as one GEMM: ``a`` ``(T, B, m)``, ``b`` ``(T, B, n)`` -> ``(m, n)``."""
-    return tf.matmul(tf.reshape(a, [-1, a.shape[-1]]), tf.reshape(b, [-1, b.shape[-1]]), transpose_a=True)
 
 
 def _where(keep_t, new, old):
@@ -207,20 +213,22 @@ def _where(keep_t, new, old):
 # === Peephole LSTM ===
 
 
-def _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm):
+def _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, factors=False):
     """One step; the maths of :func:`~deepkit.layers.peephole_lstm_step`.
 
-    Returns ``(h_t, c_t, [i, f, g, o])``.
+    Returns ``(h_t, c_t, factors)``; with ``factors``, what the backward step
+    needs (see :func:`lstm_sequence`), ``6·units`` columns:
+    ``[g i(1-i), c_{t-1} f(1-f), i(1-g²), tanh(c_t) o(1-o), o(1-tanh²(c_t)), f]``.
     """
     h_read = h_prev if rdm is None else h_prev * rdm
     z = xw_t + tf.matmul(h_read, recurrent_kernel)
     z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
     if kind == "diagonal":
-        v_i, v_f, v_o = tf.split(peephole, 3, axis=-1)
+        v_i, v_f, v_o = peephole
         z_i = z_i + c_prev * v_i
         z_f = z_f + c_prev * v_f
     elif kind == "full":
-        v_if, v_o = tf.split(peephole, [2 * peephole.shape[0], -1], axis=-1)
+        v_if, v_o = peephole
         p_i, p_f = tf.split(tf.matmul(c_prev, v_if), 2, axis=-1)
         z_i = z_i + p_i
         z_f = z_f + p_f
@@ -233,41 +241,62 @@ def _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm):
     elif kind == "full":
         z_o = z_o + tf.matmul(c, v_o)
     o = tf.sigmoid(z_o)
-    h = o * tf.tanh(c)
-    return h, c, (i, f, g, o)
+    tanh_c = tf.tanh(c)
+    h = o * tanh_c
+    if not factors:
+        return h, c, None
+    return h, c, [g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tanh_c * o * (1 - o), o * (1 - tanh_c * tanh_c), f]
+
+
+def _split_peephole(peephole, kind):
+    """``(v_i, v_f, v_o)`` for ``"diagonal"``, ``(V_if, V_o)`` for ``"full"``, split once."""
+    if kind == "diagonal":
+        return tuple(tf.split(peephole, 3, axis=-1))
+    if kind == "full":
+        return tuple(tf.split(peephole, [2 * peephole.shape[0], -1], axis=-1))
+    return None
 
 
 def _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, store):
     """Runs the recurrence. ``store``: ``None`` (final states only), ``"states"``
-    (also every ``h_t``) or ``"gradient"`` (also ``c_t`` and the gates)."""
-    steps = xw.shape[0] if xw.shape[0] is not None else tf.shape(xw)[0]
-    keep = None if mask is None else mask > 0
-    arrays = ()
-    if store is not None:
-        arrays = (_array(steps, h0),)
-    if store == "gradient":
-        arrays += (_array(steps, c0), _array(steps, tf.concat([c0] * 4, axis=-1)))
+    (also every ``h_t``) or ``"gradient"`` (also what the backward pass reads:
+    ``h̃_{t-1} = h_{t-1} ⊙ rdm``, the six factors of :func:`_lstm_step`, and
+    ``c_{t-1}``, ``c_t`` when there are peepholes), each as a TensorArray.
 
-    def body(t, h_prev, c_prev, *arrays):
-        h, c, gates = _lstm_step(xw[t], h_prev, c_prev, recurrent_kernel, peephole, kind, rdm)
+    Returns ``(h_T, c_T, TensorArrays)``.
+    """
+    steps = _steps(xw)
+    peephole = _split_peephole(peephole, kind)
+    with_factors = store == "gradient"
+    emit_count = 0 if store is None else 1
+    if with_factors:
+        emit_count += 7 + (2 if kind is not None else 0)
+
+    def step(slices, carry):
+        h_prev, c_prev = carry
+        h, c, factors = _lstm_step(slices[0], h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, with_factors)
         if mask is not None:
-            h = _where(keep[t], h, h_prev)
-            c = _where(keep[t], c, c_prev)
-        if store is not None:
-            arrays = (arrays[0].write(t, h),) + arrays[1:]
-        if store == "gradient":
-            arrays = (arrays[0], arrays[1].write(t, c), arrays[2].write(t, tf.concat(gates, axis=-1)))
-        return (t + 1, h, c) + tuple(arrays)
+            keep = slices[1] > 0
+            h = _where(keep, h, h_prev)
+            c = _where(keep, c, c_prev)
+        emitted = (h,) if store is not None else ()
+        if with_factors:
+            emitted += (h_prev if rdm is None else h_prev * rdm, *factors)
+            if kind is not None:
+                emitted += (c_prev, c)  # what the peephole gradients multiply
+        return (h, c), emitted
 
-    h, c, *arrays = _while(steps, body, (h0, c0) + arrays)
-    return h, c, [array.stack() for array in arrays]
+    sequences = (xw,) if mask is None else (xw, mask)
+    (h, c), arrays = _scan(step, steps, sequences, (h0, c0), (h0,) * emit_count)
+    return h, c, arrays
 
 
-def lstm_sequence(xw, h0, c0, recurrent_kernel, peephole, kind, mask=None, rdm=None):
+def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mask=None, rdm=None):
     """The peephole LSTM over a whole sequence, with its gradient over the whole sequence.
 
     Args:
-        xw: ``X W + b``, time-major ``(T, batch, 4·units)``.
+        x: the inputs, time-major ``(T, batch, features)``.
+        kernel, bias: ``W`` ``(features, 4·units)`` and ``b`` ``(4·units,)`` or ``None``.
         h0, c0: initial states ``(batch, units)``.
         recurrent_kernel: ``U`` ``(units, 4·units)``.
         peephole: ``V`` (see :func:`~deepkit.layers.peephole_lstm_step`) or ``None``.
@@ -281,6 +310,10 @@ def lstm_sequence(xw, h0, c0, recurrent_kernel, peephole, kind, mask=None, rdm=N
         ``(H, c_T)``: the state ``h_t`` after every step, ``(T, batch, units)``,
         and the final cell state.
 
+    Forward: ``X W + b`` for all steps is one GEMM; the loop then does
+    ``h_{t-1} U`` and the gate elementwise work, and stores, per step, the
+    factors of the backward step that do not depend on the incoming gradient.
+
     Backward pass. With ``m_t`` the mask, ``dh``/``dc`` the gradients reaching the
     carried states after step ``t``, the new states get ``m_t dh``, ``m_t dc`` and the
     old ones ``(1 - m_t) dh``, ``(1 - m_t) dc``. Then, for one step::
@@ -290,118 +323,120 @@ def lstm_sequence(xw, h0, c0, recurrent_kernel, peephole, kind, mask=None, rdm=N
         dz_i = dc ⊙ g ⊙ i(1 - i)
         dz_f = dc ⊙ c_{t-1} ⊙ f(1 - f)
         dz_c = dc ⊙ i ⊙ (1 - g²)
-        dh_{t-1} = (dz U ᵀ) ⊙ rdm
+        dh_{t-1} = (dz Uᵀ) ⊙ rdm                                   (dz = [dz_i, dz_f, dz_c, dz_o])
         dc_{t-1} = dc ⊙ f + dz_i ⊙ v_i + dz_f ⊙ v_f               (full: [dz_i, dz_f] V_ifᵀ)
 
-    The factors that do not depend on ``dh``/``dc`` (``tanh(c_t) o(1 - o)``,
-    ``g i(1 - i)``, ...) are formed for all steps at once before the loop. After
-    it, with ``dZ = [dz_i, dz_f, dz_c, dz_o]`` for all steps::
+    Only those lines are sequential. The rest of the step's gradient does not
+    feed the next step, so it runs beside the sequential chain (TensorFlow
+    executes independent ops concurrently) instead of after it::
 
-        dU = Σ_t (h_{t-1} ⊙ rdm)ᵀ dz_t                      one GEMM
-        dv_i = Σ dz_i ⊙ c_{t-1},  dv_f = Σ dz_f ⊙ c_{t-1},  dv_o = Σ dz_o ⊙ c_t
-        dV_if = Σ c_{t-1}ᵀ [dz_i, dz_f],  dV_o = Σ c_tᵀ dz_o     (full; one GEMM each)
-        d(XW + b) = dZ                                     (dW, db, dX follow by autodiff)
+        dU += (h_{t-1} ⊙ rdm)ᵀ dz       dW += x_tᵀ dz       db += dz   (summed over the batch after the loop)
+        dx_t = dz Wᵀ
+        dv_i += dz_i ⊙ c_{t-1},  dv_f += dz_f ⊙ c_{t-1},  dv_o += dz_o ⊙ c_t     (summed likewise)
+        dV_if += c_{t-1}ᵀ [dz_i, dz_f],  dV_o += c_tᵀ dz_o                       (full)
+
+    (On this project's 2-core CPU that measured faster than forming them as
+    single GEMMs over all steps after the loop: those GEMMs are tall and thin,
+    bound by memory, and could only start once the loop had finished.)
     """
+    bias_arg = tf.zeros([kernel.shape[-1]], x.dtype) if bias is None else bias
+    peephole_arg = tf.zeros([0], x.dtype) if peephole is None else peephole
+
     if not _tape_active():
         # Nothing will differentiate this: store nothing for a backward pass.
-        h, c, (states,) = _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, "states")
-        return states, c
-
-    # custom_gradient wants tensors only; the peephole may be absent.
-    peephole_arg = tf.zeros([0], xw.dtype) if peephole is None else peephole
+        xw = _project(x, kernel, bias_arg)
+        _, c, (states,) = _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, "states")
+        return states.stack(), c
 
     @tf.custom_gradient
-    def sequence(xw, h0, c0, recurrent_kernel, peephole_arg):
-        peephole = None if kind is None else peephole_arg
-        h, c, (states, cells, gates) = _lstm_forward(
-            xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, "gradient"
-        )
+    def sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole):
+        peephole = None if kind is None else peephole
+        xw = _project(x, kernel, bias)
+        _, c, (states, *saved) = _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, "gradient")
+        states = states.stack()
 
         def grad(d_states, d_c_last):
             d_states = _zeros_if_none(d_states, states)
             d_c_last = _zeros_if_none(d_c_last, c)
-            return _lstm_backward(
-                d_states, d_c_last, xw, h0, c0, states, cells, gates, recurrent_kernel, peephole, kind, mask, rdm
-            )
+            return _lstm_backward(d_states, d_c_last, x, kernel, h0, saved, recurrent_kernel, peephole, kind, mask, rdm)
 
         return (states, c), grad
 
-    return sequence(xw, h0, c0, recurrent_kernel, peephole_arg)
+    return sequence(x, kernel, bias_arg, h0, c0, recurrent_kernel, peephole_arg)
 
 
-def _lstm_backward(d_states, d_c_last, xw, h0, c0, states, cells, gates, recurrent_kernel, peephole, kind, mask, rdm):
-    steps = xw.shape[0] if xw.shape[0] is not None else tf.shape(xw)[0]
+def _lstm_backward(d_states, d_c_last, x, kernel, h0, saved, recurrent_kernel, peephole, kind, mask, rdm):
     units = h0.shape[-1]
-    i, f, g, o = tf.split(gates, 4, axis=-1)
-    cells_prev = _shift(cells, c0)
-    tanh_c = tf.tanh(cells)
-    # Step-independent factors for all steps at once (see the docstring).
-    out_factor = tanh_c * o * (1 - o)  # dz_o = dh ⊙ out_factor
-    cell_factor = o * (1 - tanh_c * tanh_c)  # dc += dh ⊙ cell_factor
-    gate_factor = tf.concat([g * i * (1 - i), cells_prev * f * (1 - f), i * (1 - g * g)], axis=-1)
     recurrent_t = tf.transpose(recurrent_kernel)
+    kernel_t = tf.transpose(kernel)
     if kind == "diagonal":
-        v_i, v_f, v_o = tf.split(peephole, 3, axis=-1)
+        v_i, v_f, v_o = _split_peephole(peephole, kind)
     elif kind == "full":
-        v_if, v_o = tf.split(peephole, [2 * units, -1], axis=-1)
+        v_if, v_o = _split_peephole(peephole, kind)
         v_if_t, v_o_t = tf.transpose(v_if), tf.transpose(v_o)
 
-    def body(t, dh_next, dc_next, dz_array):
-        dh = d_states[t] + dh_next
-        dc = dc_next
+    def step(slices, carry):
+        d_state, x_t, h_read, ifg_i, ifg_f, ifg_c, out_factor, cell_factor, f = slices[:9]
+        dh, dc, d_recurrent, d_kernel, d_bias, d_peephole = carry
+        # --- the sequential part ---
+        dh = d_state + dh
         if mask is not None:
-            dh_keep, dc_keep = dh * (1 - mask[t]), dc * (1 - mask[t])
-            dh, dc = dh * mask[t], dc * mask[t]
-        dz_o = dh * out_factor[t]
-        dc = dc + dh * cell_factor[t]
+            m = slices[-1]
+            dh_keep, dc_keep = dh * (1 - m), dc * (1 - m)
+            dh, dc = dh * m, dc * m
+        dz_o = dh * out_factor
+        dc = dc + dh * cell_factor
         if kind == "diagonal":
             dc = dc + dz_o * v_o
         elif kind == "full":
             dc = dc + tf.matmul(dz_o, v_o_t)
-        dz_ifc = tf.concat([dc, dc, dc], axis=-1) * gate_factor[t]
-        dz = tf.concat([dz_ifc, dz_o], axis=-1)
+        dz_i, dz_f, dz_c = dc * ifg_i, dc * ifg_f, dc * ifg_c
+        dz = tf.concat([dz_i, dz_f, dz_c, dz_o], axis=-1)
         dh_prev = tf.matmul(dz, recurrent_t)
         if rdm is not None:
             dh_prev = dh_prev * rdm
-        dc_prev = dc * f[t]
+        dc_prev = dc * f
         if kind == "diagonal":
-            dz_i, dz_f = tf.split(dz_ifc[:, : 2 * units], 2, axis=-1)
             dc_prev = dc_prev + dz_i * v_i + dz_f * v_f
         elif kind == "full":
-            dc_prev = dc_prev + tf.matmul(dz_ifc[:, : 2 * units], v_if_t)
+            dz_if = dz[:, : 2 * units]
+            dc_prev = dc_prev + tf.matmul(dz_if, v_if_t)
         if mask is not None:
             dh_prev = dh_prev + dh_keep
             dc_prev = dc_prev + dc_keep
-        return t - 1, dh_prev, dc_prev, dz_array.write(t, dz)
+        # --- beside it: the weight and input gradients of this step ---
+        d_recurrent = d_recurrent + tf.matmul(h_read, dz, transpose_a=True)
+        d_kernel = d_kernel + tf.matmul(x_t, dz, transpose_a=True)
+        d_bias = d_bias + dz  # summed over the batch once, after the loop
+        if kind == "diagonal":
+            c_prev, c = slices[9:11]
+            d_v_i, d_v_f, d_v_o = d_peephole  # likewise
+            d_peephole = (d_v_i + dz_i * c_prev, d_v_f + dz_f * c_prev, d_v_o + dz_o * c)
+        elif kind == "full":
+            c_prev, c = slices[9:11]
+            d_peephole = d_peephole + tf.concat(
+                [tf.matmul(c_prev, dz_if, transpose_a=True), tf.matmul(c, dz_o, transpose_a=True)], axis=-1
+            )
+        return (dh_prev, dc_prev, d_recurrent, d_kernel, d_bias, d_peephole), (tf.matmul(dz, kernel_t),)
 
-    dz_array = _array(steps, xw[0])
-    dh0, dc0, dz_array = _while(steps, body, (tf.zeros_like(h0), d_c_last, dz_array), backwards=True)
-    d_xw = dz_array.stack()
-
-    states_prev = _shift(states, h0)
-    h_read = states_prev if rdm is None else states_prev * rdm
-    d_recurrent = _gemm_over_steps(h_read, d_xw)
-    if kind is None:
-        d_peephole = tf.zeros([0], xw.dtype)
-    elif kind == "diagonal":
-        dz_i, dz_f, _, dz_o = tf.split(d_xw, 4, axis=-1)
-        d_peephole = tf.concat(
-            [
-                tf.reduce_sum(dz_i * cells_prev, axis=[0, 1]),
-                tf.reduce_sum(dz_f * cells_prev, axis=[0, 1]),
-                tf.reduce_sum(dz_o * cells, axis=[0, 1]),
-            ],
-            axis=-1,
-        )
+    sequences = (d_states, x, *saved) + (() if mask is None else (mask,))
+    if kind == "diagonal":
+        d_peephole = (tf.zeros_like(h0),) * 3
     else:
-        d_peephole = tf.concat(
-            [
-                _gemm_over_steps(cells_prev, d_xw[:, :, : 2 * units]),
-                _gemm_over_steps(cells, d_xw[:, :, 3 * units :]),
-            ],
-            axis=-1,
-        )
-    return d_xw, dh0, dc0, d_recurrent, d_peephole
+        d_peephole = tf.zeros([0], x.dtype) if peephole is None else tf.zeros_like(peephole)
+    carry = (
+        tf.zeros_like(h0),
+        d_c_last,
+        tf.zeros_like(recurrent_kernel),
+        tf.zeros_like(kernel),
+        tf.zeros_like(tf.concat([h0] * 4, axis=-1)),
+        d_peephole,
+    )
+    carry, (d_x,) = _scan(step, _steps(x), sequences, carry, (x[0],), reverse=True)
+    dh0, dc0, d_recurrent, d_kernel, d_bias, d_peephole = carry
+    if kind == "diagonal":
+        d_peephole = tf.reduce_sum(tf.concat(d_peephole, axis=-1), axis=0)
+    return d_x.stack(), d_kernel, tf.reduce_sum(d_bias, axis=0), dh0, dc0, d_recurrent, d_peephole
 
 
 def run_peephole_lstm(layer, sequences, initial_state, mask, training):
@@ -409,15 +444,18 @@ def run_peephole_lstm(layer, sequences, initial_state, mask, training):
     cell = layer.cell
     dtype = sequences.dtype
     h0, c0 = (tf.cast(state, dtype) for state in initial_state)
-    xw = _time_major_projection(layer, sequences, training)
+    x = _time_major_inputs(layer, sequences, training)
+    kernel = tf.cast(cell.kernel, dtype)
+    bias = tf.cast(cell.bias, dtype) if cell.use_bias else None
     recurrent_kernel = tf.cast(cell.recurrent_kernel, dtype)
     peephole = None if cell.peephole is None else tf.cast(cell.peephole_kernel, dtype)
     mask = _time_major_mask(layer, mask, dtype)
     rdm = _recurrent_dropout_mask(layer, h0, training)
     if _tape_active() or layer.return_sequences:
-        states, c = lstm_sequence(xw, h0, c0, recurrent_kernel, peephole, cell.peephole, mask, rdm)
+        states, c = lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, cell.peephole, mask, rdm)
         h = states[-1]
     else:
+        xw = _project(x, kernel, bias)
         h, c, _ = _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, cell.peephole, mask, rdm, None)
         states = None
     last, outputs = _outputs(layer, states, mask, h)
@@ -427,26 +465,34 @@ def run_peephole_lstm(layer, sequences, initial_state, mask, training):
 # === GRU with relevance gate ===
 
 
-def _gru_step(xw_gates_t, xw_candidate_t, h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm):
+def _gru_step(xw_t, h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm, factors=False):
     """One step; the maths of :func:`~deepkit.layers.relevance_gru_step`.
 
     Without the relevance gate, ``gates_kernel`` is the whole recurrent kernel
     (Γ_u and candidate columns: one matmul) and ``candidate_kernel`` is unused.
-    Returns ``(h_t, [Γ_u, (Γ_r,) ĥ_t])``.
+    Returns ``(h_t, factors)``; with ``factors``, what the backward step needs
+    (see :func:`gru_sequence`): ``[h̃, (ĥ - h_{t-1}) Γ_u(1-Γ_u), Γ_u(1-ĥ²), 1-Γ_u,
+    h̃ Γ_r(1-Γ_r), Γ_r, Γ_r ⊙ h̃]`` (without Γ_r: the first four).
     """
+    units = h_prev.shape[-1]
     h_read = h_prev if rdm is None else h_prev * rdm
+    xw_gates, xw_candidate = tf.split(xw_t, [-1, units], axis=-1)
     if relevance_gate:
-        gates = tf.sigmoid(xw_gates_t + tf.matmul(h_read, gates_kernel))
+        gates = tf.sigmoid(xw_gates + tf.matmul(h_read, gates_kernel))
         update, relevance = tf.split(gates, 2, axis=-1)
-        candidate = tf.tanh(xw_candidate_t + tf.matmul(relevance * h_read, candidate_kernel))
-        saved = (update, relevance, candidate)
+        recurrent_input = relevance * h_read
+        candidate = tf.tanh(xw_candidate + tf.matmul(recurrent_input, candidate_kernel))
     else:
         z_u, z_c = tf.split(tf.matmul(h_read, gates_kernel), 2, axis=-1)
-        update = tf.sigmoid(xw_gates_t + z_u)
-        candidate = tf.tanh(xw_candidate_t + z_c)
-        saved = (update, candidate)
+        update = tf.sigmoid(xw_gates + z_u)
+        candidate = tf.tanh(xw_candidate + z_c)
     h = update * candidate + (1.0 - update) * h_prev
-    return h, saved
+    if not factors:
+        return h, None
+    pieces = [(candidate - h_prev) * update * (1 - update), update * (1 - candidate * candidate), 1 - update]
+    if relevance_gate:
+        pieces += [h_read * relevance * (1 - relevance), relevance, recurrent_input]
+    return h, [h_read] + pieces
 
 
 def _gru_kernels(recurrent_kernel, relevance_gate):
@@ -457,40 +503,33 @@ def _gru_kernels(recurrent_kernel, relevance_gate):
 
 
 def _gru_forward(xw, h0, recurrent_kernel, relevance_gate, mask, rdm, store):
-    """Runs the recurrence; ``store`` as in :func:`_lstm_forward`."""
-    steps = xw.shape[0] if xw.shape[0] is not None else tf.shape(xw)[0]
-    units = h0.shape[-1]
-    xw_gates, xw_candidate = xw[:, :, :-units], xw[:, :, -units:]
+    """Runs the recurrence; ``store`` as in :func:`_lstm_forward`, the backward
+    pass reading the factors of :func:`_gru_step`. Returns ``(h_T, TensorArrays)``."""
     gates_kernel, candidate_kernel = _gru_kernels(recurrent_kernel, relevance_gate)
-    keep = None if mask is None else mask > 0
-    arrays = ()
-    if store is not None:
-        arrays = (_array(steps, h0),)
-    if store == "gradient":
-        arrays += (_array(steps, xw[0]),)
+    with_factors = store == "gradient"
+    emit_count = 0 if store is None else 1
+    if with_factors:
+        emit_count += 7 if relevance_gate else 4
 
-    def body(t, h_prev, *arrays):
-        h, saved = _gru_step(
-            xw_gates[t], xw_candidate[t], h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm
-        )
+    def step(slices, carry):
+        (h_prev,) = carry
+        h, factors = _gru_step(slices[0], h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm, with_factors)
         if mask is not None:
-            h = _where(keep[t], h, h_prev)
-        if store is not None:
-            arrays = (arrays[0].write(t, h),) + arrays[1:]
-        if store == "gradient":
-            arrays = (arrays[0], arrays[1].write(t, tf.concat(saved, axis=-1)))
-        return (t + 1, h) + tuple(arrays)
+            h = _where(slices[1] > 0, h, h_prev)
+        return (h,), ((h,) if store is not None else ()) + (tuple(factors) if with_factors else ())
 
-    h, *arrays = _while(steps, body, (h0,) + arrays)
-    return h, [array.stack() for array in arrays]
+    sequences = (xw,) if mask is None else (xw, mask)
+    (h,), arrays = _scan(step, _steps(xw), sequences, (h0,), (h0,) * emit_count)
+    return h, arrays
 
 
-def gru_sequence(xw, h0, recurrent_kernel, relevance_gate, mask=None, rdm=None):
+def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=None, rdm=None):
     """The GRU with relevance gate over a whole sequence, with its whole-sequence gradient.
 
     Args:
-        xw: ``X W + b``, time-major ``(T, batch, k·units)`` (k = 3 with the
-            relevance gate, 2 without; gate order Γ_u, (Γ_r,) candidate).
+        x: the inputs, time-major ``(T, batch, features)``.
+        kernel, bias: ``W`` ``(features, k·units)`` and ``b`` or ``None`` (k = 3
+            with the relevance gate, 2 without; gate order Γ_u, (Γ_r,) candidate).
         h0: initial state ``(batch, units)``.
         recurrent_kernel: ``(units, k·units)``.
         relevance_gate: whether Γ_r is present.
@@ -500,7 +539,7 @@ def gru_sequence(xw, h0, recurrent_kernel, relevance_gate, mask=None, rdm=None):
         ``H``, the state after every step, ``(T, batch, units)``.
 
     Backward pass, for one step, with ``dh`` the gradient reaching ``h_t``
-    (masked as in :func:`lstm_sequence`) and ``h̃ = h_{t-1} ⊙ rdm``::
+    (masked as in :func:`lstm_sequence`) and ``h̃ = h_{t-1} ⊙ rdm``. Sequential::
 
         dz_u = dh ⊙ (ĥ - h_{t-1}) ⊙ Γ_u(1 - Γ_u)
         dz_c = dh ⊙ Γ_u ⊙ (1 - ĥ²)
@@ -509,79 +548,81 @@ def gru_sequence(xw, h0, recurrent_kernel, relevance_gate, mask=None, rdm=None):
         dh̃   = dq ⊙ Γ_r + [dz_u, dz_r] U_gᵀ
         dh_{t-1} = dh ⊙ (1 - Γ_u) + dh̃ ⊙ rdm
 
-    Without Γ_r: ``dh̃ = [dz_u, dz_c] Uᵀ``. After the loop::
+    Without Γ_r: ``dh̃ = [dz_u, dz_c] Uᵀ``. Beside the chain, as in
+    :func:`lstm_sequence`::
 
-        dU_g = Σ_t h̃ᵀ [dz_u, dz_r],  dU_c = Σ_t qᵀ dz_c      (one GEMM each)
-        d(XW + b) = [dz_u, dz_r, dz_c]
+        dU_g += h̃ᵀ [dz_u, dz_r]     dU_c += qᵀ dz_c     dW += x_tᵀ dz     db += dz
+        dx_t = dz Wᵀ                                    (dz = [dz_u, dz_r, dz_c])
     """
+    bias_arg = tf.zeros([kernel.shape[-1]], x.dtype) if bias is None else bias
+
     if not _tape_active():
+        xw = _project(x, kernel, bias_arg)
         _, (states,) = _gru_forward(xw, h0, recurrent_kernel, relevance_gate, mask, rdm, "states")
-        return states
+        return states.stack()
 
     @tf.custom_gradient
-    def sequence(xw, h0, recurrent_kernel):
-        _, (states, saved) = _gru_forward(xw, h0, recurrent_kernel, relevance_gate, mask, rdm, "gradient")
+    def sequence(x, kernel, bias, h0, recurrent_kernel):
+        xw = _project(x, kernel, bias)
+        _, (states, *saved) = _gru_forward(xw, h0, recurrent_kernel, relevance_gate, mask, rdm, "gradient")
+        states = states.stack()
 
         def grad(d_states):
-            return _gru_backward(d_states, xw, h0, states, saved, recurrent_kernel, relevance_gate, mask, rdm)
+            return _gru_backward(d_states, x, kernel, h0, saved, recurrent_kernel, relevance_gate, mask, rdm)
 
         return states, grad
 
-    return sequence(xw, h0, recurrent_kernel)
+    return sequence(x, kernel, bias_arg, h0, recurrent_kernel)
 
 
-def _gru_backward(d_states, xw, h0, states, saved, recurrent_kernel, relevance_gate, mask, rdm):
-    steps = xw.shape[0] if xw.shape[0] is not None else tf.shape(xw)[0]
-    units = h0.shape[-1]
-    states_prev = _shift(states, h0)
-    h_read = states_prev if rdm is None else states_prev * rdm
+def _gru_backward(d_states, x, kernel, h0, saved, recurrent_kernel, relevance_gate, mask, rdm):
     gates_kernel, candidate_kernel = _gru_kernels(recurrent_kernel, relevance_gate)
-    if relevance_gate:
-        update, relevance, candidate = tf.split(saved, 3, axis=-1)
-        relevance_factor = h_read * relevance * (1 - relevance)  # dz_r = dq ⊙ relevance_factor
-        candidate_t = tf.transpose(candidate_kernel)
-    else:
-        update, candidate = tf.split(saved, 2, axis=-1)
-    update_factor = (candidate - states_prev) * update * (1 - update)  # dz_u = dh ⊙ update_factor
-    candidate_factor = update * (1 - candidate * candidate)  # dz_c = dh ⊙ candidate_factor
     gates_t = tf.transpose(gates_kernel)
+    candidate_t = tf.transpose(candidate_kernel)
+    kernel_t = tf.transpose(kernel)
 
-    def body(t, dh_next, dz_array):
-        dh = d_states[t] + dh_next
+    def step(slices, carry):
+        d_state, x_t, h_read, update_factor, candidate_factor, keep_factor = slices[:6]
+        dh, d_recurrent, d_kernel, d_bias = carry
+        # --- the sequential part ---
+        dh = d_state + dh
         if mask is not None:
-            dh_keep = dh * (1 - mask[t])
-            dh = dh * mask[t]
-        dz_u = dh * update_factor[t]
-        dz_c = dh * candidate_factor[t]
+            dh_keep = dh * (1 - slices[-1])
+            dh = dh * slices[-1]
+        dz_u = dh * update_factor
+        dz_c = dh * candidate_factor
         if relevance_gate:
+            relevance_factor, relevance, recurrent_input = slices[6:9]
             dq = tf.matmul(dz_c, candidate_t)
-            dz_r = dq * relevance_factor[t]
-            dh_read = dq * relevance[t] + tf.matmul(tf.concat([dz_u, dz_r], axis=-1), gates_t)
-            dz = tf.concat([dz_u, dz_r, dz_c], axis=-1)
+            dz_r = dq * relevance_factor
+            dz_g = tf.concat([dz_u, dz_r], axis=-1)
+            dh_read = dq * relevance + tf.matmul(dz_g, gates_t)
+            dz = tf.concat([dz_g, dz_c], axis=-1)
         else:
             dz = tf.concat([dz_u, dz_c], axis=-1)
             dh_read = tf.matmul(dz, gates_t)
         if rdm is not None:
             dh_read = dh_read * rdm
-        dh_prev = dh * (1 - update[t]) + dh_read
+        dh_prev = dh * keep_factor + dh_read
         if mask is not None:
             dh_prev = dh_prev + dh_keep
-        return t - 1, dh_prev, dz_array.write(t, dz)
+        # --- beside it: the weight and input gradients of this step ---
+        if relevance_gate:
+            d_recurrent = d_recurrent + tf.concat(
+                [tf.matmul(h_read, dz_g, transpose_a=True), tf.matmul(recurrent_input, dz_c, transpose_a=True)],
+                axis=-1,
+            )
+        else:
+            d_recurrent = d_recurrent + tf.matmul(h_read, dz, transpose_a=True)
+        d_kernel = d_kernel + tf.matmul(x_t, dz, transpose_a=True)
+        d_bias = d_bias + dz  # summed over the batch once, after the loop
+        return (dh_prev, d_recurrent, d_kernel, d_bias), (tf.matmul(dz, kernel_t),)
 
-    dz_array = _array(steps, xw[0])
-    dh0, dz_array = _while(steps, body, (tf.zeros_like(h0), dz_array), backwards=True)
-    d_xw = dz_array.stack()
-    if relevance_gate:
-        d_recurrent = tf.concat(
-            [
-                _gemm_over_steps(h_read, d_xw[:, :, : 2 * units]),
-                _gemm_over_steps(relevance * h_read, d_xw[:, :, 2 * units :]),
-            ],
-            axis=-1,
-        )
-    else:
-        d_recurrent = _gemm_over_steps(h_read, d_xw)
-    return d_xw, dh0, d_recurrent
+    sequences = (d_states, x, *saved) + (() if mask is None else (mask,))
+    d_bias = tf.zeros_like(tf.concat([h0] * (recurrent_kernel.shape[-1] // h0.shape[-1]), axis=-1))
+    carry = (tf.zeros_like(h0), tf.zeros_like(recurrent_kernel), tf.zeros_like(kernel), d_bias)
+    (dh0, d_recurrent, d_kernel, d_bias), (d_x,) = _scan(step, _steps(x), sequences, carry, (x[0],), reverse=True)
+    return d_x.stack(), d_kernel, tf.reduce_sum(d_bias, axis=0), dh0, d_recurrent
 
 
 def run_relevance_gru(layer, sequences, initial_state, mask, training):
@@ -589,15 +630,17 @@ def run_relevance_gru(layer, sequences, initial_state, mask, training):
     cell = layer.cell
     dtype = sequences.dtype
     h0 = tf.cast(initial_state[0], dtype)
-    xw = _time_major_projection(layer, sequences, training)
+    x = _time_major_inputs(layer, sequences, training)
+    kernel = tf.cast(cell.kernel, dtype)
+    bias = tf.cast(cell.bias, dtype) if cell.use_bias else None
     recurrent_kernel = tf.cast(cell.recurrent_kernel, dtype)
     mask = _time_major_mask(layer, mask, dtype)
     rdm = _recurrent_dropout_mask(layer, h0, training)
     if _tape_active() or layer.return_sequences:
-        states = gru_sequence(xw, h0, recurrent_kernel, cell.relevance_gate, mask, rdm)
+        states = gru_sequence(x, kernel, bias, h0, recurrent_kernel, cell.relevance_gate, mask, rdm)
         h = states[-1]
     else:
-        h, _ = _gru_forward(xw, h0, recurrent_kernel, cell.relevance_gate, mask, rdm, None)
+        h, _ = _gru_forward(_project(x, kernel, bias), h0, recurrent_kernel, cell.relevance_gate, mask, rdm, None)
         states = None
     last, outputs = _outputs(layer, states, mask, h)
     return last, outputs, [h]
