@@ -134,6 +134,9 @@ class GAN(SavesSeedState, TrackedModel):
                 f"`optimizer`/`loss`. Received: {sorted(k for k in kwargs if k in ('optimizer', 'loss'))}"
             )
         super().compile(**kwargs)
+        # No `optimizer` of Keras' own: fit would build the default RMSprop with slots
+        # for every weight, and callbacks would tune an optimizer that trains nothing.
+        self.optimizer = None
         self.d_optimizer = self.loss_scaled_optimizer(d_optimizer)
         self.g_optimizer = self.loss_scaled_optimizer(g_optimizer)
         if self.built:

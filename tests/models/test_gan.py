@@ -159,3 +159,11 @@ def test_export_refuses_options_it_would_ignore(tmp_path):
         make_gan().export(str(tmp_path / "gan"), input_signature=[None])
     with pytest.raises(ValueError, match=r"argument `format` must be 'tf_saved_model'. Received: 'onnx'"):
         make_gan().export(str(tmp_path / "gan"), format="onnx")
+
+
+def test_only_the_two_optimizers_hold_state():
+    gan = make_gan()
+    gan.fit(gaussian_mixture(64), epochs=1, batch_size=64, verbose=0)
+    assert gan.optimizer is None
+    d_slots = 2 * len(gan.discriminator.trainable_variables)  # Adam: m and v
+    assert len(gan.d_optimizer.variables) == 2 + d_slots  # + iterations, learning rate
