@@ -1,0 +1,239 @@
+"""The fused fast path of PeepholeLSTM / RelevanceGRU equals Keras' general loop.
+
+Every test runs the same layer (same weights, same inputs) twice: once on the
+fast path (``deepkit.layers.fused_recurrence``) and once forced onto the general
+path (``fused_recurrence.general_path()``), and compares the outputs, the final
+states and the gradients with respect to the inputs, the initial states and
+every weight.
+"""
+
+import contextlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deepkit.layers import PeepholeLSTM, RelevanceGRU, fused_recurrence
+
+B, T, D, U = 3, 5, 4, 6
+LENGTHS = np.array([5, 3, 1])
+
+
+def padding_mask(kind):
+    steps = np.arange(T)[None, :]
+    if kind == "right":
+        return steps < LENGTHS[:, None]
+    if kind == "left":
+        return steps >= (T - LENGTHS)[:, None]
+    return None
+
+
+def make_layer(family, option, weights_seed=7, **kwargs):
+    """A built layer with random (non-trivial) weights that depend only on ``weights_seed``."""
+    if family == "lstm":
+        layer = PeepholeLSTM(U, peephole=option, return_state=True, **kwargs)
+    else:
+        layer = RelevanceGRU(U, relevance_gate=option, return_state=True, **kwargs)
+    layer.build((B, T, D))
+    rng = np.random.default_rng(weights_seed)
+    layer.set_weights([rng.normal(scale=0.6, size=w.shape).astype(w.dtype) for w in layer.get_weights()])
+    return layer
+
+
+def state_count(family):
+    return 2 if family == "lstm" else 1
+
+
+def outputs_and_gradients(layer, x, mask, initial_state, mode, general, training=False):
+    """Outputs and d(Σ wᵢ·outputᵢ)/d(x, initial states, weights) on the chosen path."""
+
+    def compute(x, initial_state):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            tape.watch(initial_state)
+            outputs = layer(x, initial_state=initial_state or None, mask=mask, training=training)
+            rng = np.random.default_rng(0)
+            loss = sum(
+                tf.reduce_sum(tf.cast(out, "float32") * rng.normal(size=out.shape).astype("float32"))
+                for out in outputs
+            )
+        grads = tape.gradient(loss, [x, *initial_state, *layer.trainable_weights])
+        return list(outputs), grads
+
+    with fused_recurrence.general_path() if general else contextlib.nullcontext():
+        if mode == "eager":
+            result = compute(x, initial_state)
+        else:
+            result = tf.function(compute, jit_compile=mode == "jit")(x, initial_state)
+        path = layer.execution_path()
+    assert path.startswith("general") == general, path
+    return [np.asarray(v, "float64") for v in result[0]], [np.asarray(g, "float64") for g in result[1]]
+
+
+def assert_paths_agree(family, option, mask_kind=None, go_backwards=False, with_initial_state=False,
+                       return_sequences=True, mode="eager", atol=2e-5, **kwargs):
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(size=(B, T, D)).astype("float32"))
+    initial = [tf.constant(rng.normal(size=(B, U)).astype("float32")) for _ in range(state_count(family))]
+    initial = initial if with_initial_state else []
+    mask = padding_mask(mask_kind)
+    results = []
+    for general in (False, True):
+        layer = make_layer(family, option, go_backwards=go_backwards, return_sequences=return_sequences, **kwargs)
+        results.append(outputs_and_gradients(layer, x, mask, initial, mode, general, kwargs.get("dropout", 0) > 0))
+    (fast_out, fast_grads), (general_out, general_grads) = results
+    for fast, general in zip(fast_out, general_out):
+        np.testing.assert_allclose(fast, general, atol=atol, rtol=atol)
+    assert len(fast_grads) == len(general_grads)
+    for fast, general in zip(fast_grads, general_grads):
+        np.testing.assert_allclose(fast, general, atol=atol, rtol=atol)
+    return fast_out, fast_grads
+
+
+@pytest.mark.parametrize("kind", ["diagonal", "full", None])
+@pytest.mark.parametrize("mask_kind", [None, "right", "left"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("variant", ["sequences+initial_state", "last+zero_state"])
+def test_lstm_fast_path_equals_general_path(kind, mask_kind, go_backwards, variant):
+    with_state = variant == "sequences+initial_state"
+    assert_paths_agree("lstm", kind, mask_kind, go_backwards, with_state, return_sequences=with_state)
+
+
+@pytest.mark.parametrize("relevance_gate", [True, False])
+@pytest.mark.parametrize("mask_kind", [None, "right", "left"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("variant", ["sequences+initial_state", "last+zero_state"])
+def test_gru_fast_path_equals_general_path(relevance_gate, mask_kind, go_backwards, variant):
+    with_state = variant == "sequences+initial_state"
+    assert_paths_agree("gru", relevance_gate, mask_kind, go_backwards, with_state, return_sequences=with_state)
+
+
+@pytest.mark.parametrize("mode", ["function", "jit"])
+@pytest.mark.parametrize(
+    "family, option", [("lstm", "diagonal"), ("lstm", "full"), ("lstm", None), ("gru", True), ("gru", False)]
+)
+def test_fast_path_equals_general_path_in_tf_function_and_xla(family, option, mode):
+    assert_paths_agree(family, option, "left", go_backwards=True, with_initial_state=True, mode=mode)
+
+
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_masked_steps_output_zeros_with_zero_output_for_mask(family, option):
+    outputs, _ = assert_paths_agree(family, option, "right", zero_output_for_mask=True)
+    padded = ~padding_mask("right")
+    assert np.all(outputs[0][padded] == 0)
+
+
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("lstm", "full"), ("gru", True), ("gru", False)])
+def test_dropout_uses_the_same_per_sequence_masks_as_the_cell(family, option):
+    # Both layers are seeded alike, so both paths draw the same masks; the
+    # outputs then only agree if the fast path applies them as the cell does.
+    outputs, _ = assert_paths_agree(family, option, "right", dropout=0.3, recurrent_dropout=0.4, seed=11)
+    layer = make_layer(family, option, return_sequences=True)
+    x = np.random.default_rng(1).normal(size=(B, T, D)).astype("float32")
+    without_dropout = layer(x, mask=padding_mask("right"))[0]
+    assert not np.allclose(outputs[0], without_dropout, atol=1e-3)
+
+
+def test_mixed_bfloat16_fast_path_close_to_general_path():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    for family, option in (("lstm", "diagonal"), ("gru", True)):
+        assert_paths_agree(family, option, "left", go_backwards=True, atol=0.1)
+        layer = make_layer(family, option, return_sequences=True)
+        out = layer(np.ones((B, T, D), "float32"))
+        assert layer.execution_path() == "fast"
+        assert keras.backend.standardize_dtype(out[0].dtype) == "bfloat16"
+
+
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_inference_without_a_tape_equals_general_path(family, option):
+    # Without a recording tape the fast path stores nothing for a backward pass.
+    x = np.random.default_rng(2).normal(size=(B, T, D)).astype("float32")
+    mask = padding_mask("left")
+    results = []
+    for general in (False, True):
+        layer = make_layer(family, option, go_backwards=True)
+        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+            results.append([np.asarray(v) for v in tf.function(lambda: layer(x, mask=mask))()])
+    for fast, general in zip(*results):
+        np.testing.assert_allclose(fast, general, atol=2e-5)
+
+
+@pytest.mark.parametrize("family, option", [("lstm", "full"), ("gru", False)])
+def test_gradients_equal_finite_differences(family, option):
+    layer = make_layer(family, option, return_sequences=True, dtype="float64")
+    x = np.random.default_rng(3).normal(size=(B, T, D))
+    h0 = np.random.default_rng(4).normal(size=(B, U))
+    mask = padding_mask("left")
+
+    def f(x, h0):
+        states = [h0] * state_count(family)
+        return layer(x, initial_state=states, mask=mask)[0]
+
+    theoretical, numerical = tf.test.compute_gradient(f, [x, h0], delta=1e-6)
+    assert layer.execution_path() == "fast"
+    for analytic, numeric in zip(theoretical, numerical):
+        np.testing.assert_allclose(analytic, numeric, atol=1e-6)
+
+
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_stateful_layer_carries_the_same_state_on_both_paths(family, option):
+    x = np.random.default_rng(5).normal(size=(B, T, D)).astype("float32")
+    results = []
+    for general in (False, True):
+        layer = make_layer(family, option, stateful=True)
+        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+            first = layer(x)[0]
+            second = layer(x)[0]
+        assert not np.allclose(first, second)
+        results.append((first, second, [np.asarray(s) for s in layer.states]))
+    for fast, general in zip(results[0][:2], results[1][:2]):
+        np.testing.assert_allclose(fast, general, atol=2e-5)
+    for fast, general in zip(results[0][2], results[1][2]):
+        np.testing.assert_allclose(fast, general, atol=2e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        ({"activation": "relu"}, "activation is not tanh"),
+        ({"recurrent_activation": "hard_sigmoid"}, "recurrent_activation is not sigmoid"),
+        ({"unroll": True}, "unroll=True"),
+    ],
+)
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_unsupported_configurations_fall_back_to_the_general_path(family, option, kwargs, reason):
+    layer = make_layer(family, option, **kwargs)
+    assert layer.execution_path() == "not called yet"
+    layer(np.zeros((B, T, D), "float32"))
+    assert layer.execution_path() == f"general ({reason})"
+
+
+def test_general_path_switch_is_restored_after_the_block():
+    assert fused_recurrence.FAST_PATH_ENABLED
+    with pytest.raises(RuntimeError):
+        with fused_recurrence.general_path():
+            assert not fused_recurrence.FAST_PATH_ENABLED
+            raise RuntimeError("inside")
+    assert fused_recurrence.FAST_PATH_ENABLED
+    layer = make_layer("lstm", "diagonal")
+    layer(np.zeros((B, T, D), "float32"))
+    assert layer.execution_path() == "fast"
+
+
+def test_fit_on_the_fast_path_under_xla_matches_the_general_path():
+    x = np.random.default_rng(6).normal(size=(8, T, D)).astype("float32")
+    y = np.random.default_rng(7).normal(size=(8, 1)).astype("float32")
+    losses = []
+    for general in (False, True):
+        keras.utils.set_random_seed(0)
+        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+            inputs = keras.Input((T, D))
+            hidden = PeepholeLSTM(U, return_sequences=True)(inputs)
+            outputs = keras.layers.Dense(1)(RelevanceGRU(U)(hidden))
+            model = keras.Model(inputs, outputs)
+            model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", jit_compile=True)
+            history = model.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+        losses.append(history.history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
+    assert losses[0][-1] < losses[0][0]
