@@ -23,18 +23,34 @@ def _single_sigmoid_dense(encoder):
     return dense
 
 
+JACOBIANS = ("batch", "per_unit")
+
+
+def _squared_norm_per_sample(tensor):
+    return tf.reduce_sum(tf.square(tf.reshape(tensor, (tf.shape(tensor)[0], -1))), axis=-1)
+
+
 @register
-def contractive_penalty(encoder, x):
+def contractive_penalty(encoder, x, jacobian="batch"):
     """Per-sample squared Frobenius norm of the encoder's Jacobian, ``‖∂f(x)/∂x‖_F²``.
 
     For an encoder that is a single sigmoid ``Dense`` layer, ``h = σ(xW + b)``, the
     closed form ``Σ_j (h_j(1-h_j))² Σ_i W_ij²`` is used; for any other encoder (deep,
-    convolutional) the batch Jacobian. Both read the encoder's live weights, so the
+    convolutional) the Jacobian itself. Both read the encoder's live weights, so the
     penalty's gradient reaches them (unlike implementations that freeze a copy of W).
+    Like ``tf.GradientTape.batch_jacobian``, the Jacobian assumes each sample's code
+    depends on that sample only.
 
     Args:
         encoder: A callable Keras layer or model mapping ``x`` to the code.
         x: Batch of inputs, shape ``(batch, ...)``.
+        jacobian: How a non-closed-form Jacobian is computed. ``"batch"`` (default):
+            ``tf.GradientTape.batch_jacobian``, vectorised, the fastest in eager and
+            ``tf.function`` code. ``"per_unit"``: one backward pass per code unit
+            (the code size must be static); under XLA it is far faster (a convolutional
+            encoder trained with ``jit_compile=True`` on 2 CPU cores: 0.1 s against
+            46 s an epoch of digits). :class:`~deepkit.models.Autoencoder` picks it
+            when compiled with ``jit_compile=True``.
 
     Returns:
         Tensor of shape ``(batch,)``.
@@ -49,6 +65,11 @@ def contractive_penalty(encoder, x):
         Rifai et al., "Contractive Auto-Encoders: Explicit Invariance During
         Feature Extraction", ICML 2011.
     """
+    if jacobian not in JACOBIANS:
+        raise ValueError(
+            f"contractive_penalty: argument `jacobian` must be one of {list(JACOBIANS)}. "
+            f"Received: jacobian={jacobian!r}"
+        )
     x = ops.convert_to_tensor(x)
     if not keras.backend.is_float_dtype(x.dtype):
         raise TypeError(
@@ -61,9 +82,15 @@ def contractive_penalty(encoder, x):
         column_norms = ops.sum(ops.square(ops.cast(dense.kernel, h.dtype)), axis=0)  # Σ_i W_ij²
         return ops.sum(ops.square(h * (1.0 - h)) * column_norms, axis=-1)
     # The Jacobian of any other encoder needs the backend's autodiff.
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=jacobian == "per_unit") as tape:
         tape.watch(x)
         h = encoder(x)
         h = tf.reshape(h, (tf.shape(h)[0], -1))
-    jacobian = tape.batch_jacobian(h, x)
-    return tf.reduce_sum(tf.square(tf.reshape(jacobian, (tf.shape(jacobian)[0], -1))), axis=-1)
+        units = h.shape[-1]
+        if jacobian == "per_unit" and units is not None:
+            # Row j of every sample's Jacobian: ∂(Σ_n h_nj)/∂x, as samples are independent.
+            columns = [h[:, j] for j in range(units)]
+    if jacobian == "per_unit" and units is not None:
+        zero = tf.UnconnectedGradients.ZERO
+        return tf.add_n([_squared_norm_per_sample(tape.gradient(c, x, unconnected_gradients=zero)) for c in columns])
+    return _squared_norm_per_sample(tape.batch_jacobian(h, x))

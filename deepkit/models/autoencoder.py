@@ -137,7 +137,9 @@ class Autoencoder(TrackedModel):
         if self.kind == "sparse":
             penalty = l1_code_penalty(code) if self.sparsity == "l1" else sparsity_kl(code, self.sparsity_target)
         elif self.kind == "contractive":
-            penalty = contractive_penalty(self.encoder, ops.cast(x, code.dtype))
+            # Under XLA one backward pass per code unit is far faster than batch_jacobian.
+            jacobian = "per_unit" if self.compiled and self.jit_compile else "batch"
+            penalty = contractive_penalty(self.encoder, ops.cast(x, code.dtype), jacobian=jacobian)
         else:
             penalty = None
         if penalty is not None:

@@ -94,3 +94,25 @@ def test_only_a_single_sigmoid_dense_encoder_takes_the_closed_form():
     deep = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4), keras.layers.Dense(3, activation="sigmoid")])
     for encoder in (relu, deep, keras.layers.Activation("sigmoid")):
         assert _single_sigmoid_dense(encoder) is None
+
+
+def test_per_unit_jacobian_equals_batch_jacobian_and_reaches_the_weights():
+    keras.utils.set_random_seed(4)
+    conv = keras.Sequential(
+        [keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, activation="tanh"), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
+    x = tf.constant(np.random.default_rng(4).normal(size=(3, 6, 6, 1)).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        batch = contractive_penalty(conv, x)
+        per_unit = contractive_penalty(conv, x, jacobian="per_unit")
+    np.testing.assert_allclose(per_unit, batch, rtol=1e-5)
+    per_unit_grads = tape.gradient(per_unit, conv.trainable_weights)
+    batch_grads = tape.gradient(batch, conv.trainable_weights)
+    # The last bias does not change the Jacobian of a linear output: no gradient in either.
+    assert [g is None for g in per_unit_grads] == [g is None for g in batch_grads] == [False, False, False, True]
+    for a, b in zip(per_unit_grads[:3], batch_grads[:3]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    jitted = tf.function(lambda v: contractive_penalty(conv, v, jacobian="per_unit"), jit_compile=True)
+    np.testing.assert_allclose(jitted(x), batch, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"`jacobian` must be one of \['batch', 'per_unit'\]. Received: jacobian='forward'"):
+        contractive_penalty(conv, x, jacobian="forward")
