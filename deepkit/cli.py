@@ -1,35 +1,48 @@
-"""The `deepkit` command line: `deepkit list`, `deepkit run <recipe> [flags]`, `deepkit --version`."""
+"""The `deepkit` command line: `deepkit list`, `deepkit run <recipe> [flags]`, `deepkit --version`.
+
+`python -m deepkit` is the same command; `python -m recipes.<recipe> [flags]` is
+`deepkit run <recipe> [flags]`. Bad command lines exit with status 2 and a message.
+"""
 
 import argparse
 import sys
 
 import deepkit
+from deepkit import recipe
+
+USAGE_EXAMPLES = """examples:
+  deepkit list
+  deepkit run forecast                          train, evaluate, plot and export with the defaults
+  deepkit run forecast --data co2 --epochs 20   another dataset, more or fewer epochs
+  deepkit run <recipe> --smoke                  the seconds-long smoke config
+  deepkit run <recipe> --set key=value          any config field (see the recipe's Config)
+the same command with the same --workdir resumes the run it left (after a crash too)."""
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="deepkit", description="deepkit: train, evaluate, plot and export recipes.")
+    parser = argparse.ArgumentParser(
+        prog="deepkit", description="deepkit: train, evaluate, plot and export the recipes.",
+        epilog=USAGE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"deepkit {deepkit.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="{list,run}")
-    commands.add_parser("list", help="list the recipes (name, task, default data)")
+    commands.add_parser("list", help="the recipes: name, task, default data, what it does")
     run_parser = commands.add_parser("run", help="run a recipe: train, evaluate, plot, export")
     run_parser.add_argument("recipe", help="recipe name (see `deepkit list`)")
-    from deepkit.recipe import add_run_arguments
-
-    add_run_arguments(run_parser)
+    recipe.add_run_arguments(run_parser)
     return parser, run_parser
 
 
 def list_recipes():
     from recipes import RECIPES, load_recipe
 
-    rows = []
+    rows = [("recipe", "task", "default data", "description")]
     for name in RECIPES:
         module = load_recipe(name)
         rows.append((name, module.TASK, module.Config().data, module.__doc__.strip().splitlines()[0]))
-    widths = [max(len(row[i]) for row in rows + [("recipe", "task", "default data", "")]) for i in range(3)]
-    print(f"{'recipe':<{widths[0]}}  {'task':<{widths[1]}}  {'default data':<{widths[2]}}  description")
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
-        print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3])
     return 0
 
 
@@ -39,14 +52,13 @@ def main(argv=None):
     if args.command == "list":
         return list_recipes()
     if args.command == "run":
-        from deepkit.recipe import run
         from recipes import load_recipe
 
         try:
             module = load_recipe(args.recipe)
         except ValueError as error:
             run_parser.error(str(error))
-        run(module, args, run_parser)
+        recipe.run(module, args, run_parser)
         return 0
     parser.print_help()
     return 2

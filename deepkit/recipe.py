@@ -1,41 +1,55 @@
-"""What every recipe shares, written once: configs and overrides, the Keras callbacks that
-make a run resumable, metrics.json, the versioned SavedModel export, and the closing summary.
+"""What every recipe shares, written once: configs and their overrides, the Keras callbacks
+that make a run resumable, plots of the training curves, metrics.json, the versioned
+SavedModel export, the closing summary, and the command line of ``deepkit run``.
 
 A recipe module (``recipes/<name>.py``) defines ``NAME``, ``TASK``, a ``Config``
-dataclass with commented defaults, ``smoke_config()``, and
-``train_and_evaluate(config, workdir) -> dict``; ``deepkit run <name>`` and
-``python -m recipes.<name>`` both go through :func:`main`.
+dataclass with one commented default per field (a ``DATA_KINDS`` class variable
+names the kinds of ``deepkit.data`` datasets ``--data`` may choose), ``smoke()``
+(a config that runs in seconds) and ``train_and_evaluate(config, workdir) -> dict``
+written as::
+
+    run = recipe.start(NAME, config, workdir)      # checks, seeds, opens the workdir
+    history = run.fit(model, train, validation=test)
+    ...evaluate, plot into run.workdir...
+    return run.finish(model, metrics, history)     # .keras, SavedModel, metrics.json, summary
 
 Layout of a run's ``workdir``::
 
     workdir/
+      config.json      the config of the run; re-running the workdir needs the same one
       backup/          BackupAndRestore state: re-running the same command resumes
+      history.json     per-epoch logs of every epoch trained so far, across resumes
       checkpoints/     last.keras, written at the end of every epoch
       tensorboard/     TensorBoard logs
-      *.png            the recipe's plots
-      metrics.json     the evaluation metrics and where everything went
+      *.png            the recipe's plots (training.png: the training curves)
+      metrics.json     the evaluation metrics, the dataset, and where everything went
       model.keras      the trained model
-    saved_models/<name>/<version>/   the SavedModel (TensorFlow Serving layout)
+    <export_dir>/<name>/<version>/   the SavedModel (TensorFlow Serving layout)
+
+A recipe that trains several models gives each its own ``run.fit(..., subdir=...)``.
 """
 
 import argparse
 import dataclasses
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 import keras
 
+from deepkit import data
+from deepkit.export import export_version
 
-def config_fields(config):
-    return {field.name: field for field in dataclasses.fields(config)}
+# Fields that may change between runs of one workdir: they do not change what is trained.
+RESUMABLE_CHANGES = ("epochs", "export_dir")
+
+
+# === Configs ===
 
 
 def parse_value(text, current):
-    """Converts ``text`` to the type of the field's ``current`` value."""
+    """``text`` (from the command line) converted to the type of the field's ``current`` value."""
     if isinstance(current, bool):
         if text.lower() in ("1", "true", "yes"):
             return True
@@ -46,168 +60,297 @@ def parse_value(text, current):
         return int(text)
     if isinstance(current, float):
         return float(text)
-    if isinstance(current, (tuple, list)):
-        return type(current)(parse_value(part, current[0]) for part in text.split(","))
+    if isinstance(current, tuple):
+        item = current[0] if current else ""
+        return tuple(parse_value(part.strip(), item) for part in text.split(","))
     return text
 
 
+def _typed(value, current):
+    if isinstance(value, str):
+        return parse_value(value, current)
+    if isinstance(current, bool) and not isinstance(value, bool):
+        raise ValueError(f"expected true or false, received {value!r}")
+    if isinstance(current, int) and not isinstance(current, bool) and (
+        isinstance(value, bool) or not float(value).is_integer()
+    ):
+        raise ValueError(f"expected an integer, received {value!r}")
+    if isinstance(current, tuple):
+        return tuple(_typed(item, current[0] if current else item) for item in value)
+    return type(current)(value)
+
+
 def override(config, values):
-    """A copy of ``config`` with ``values`` (strings or typed) applied; ValueError on an
-    unknown key, a wrong type or a negative epoch/batch count."""
-    fields = config_fields(config)
+    """A copy of ``config`` with ``values`` applied (strings from the command line or
+    JSON values), each converted to its field's type.
+
+    Raises:
+        ValueError: on an unknown key, a value of the wrong type, ``epochs`` or
+            ``batch_size`` below 1, a negative ``seed``, or a value the recipe's own
+            ``Config.__post_init__`` refuses.
+    """
+    fields = {field.name for field in dataclasses.fields(config)}
     changes = {}
     for key, value in values.items():
         if key not in fields:
-            raise ValueError(f"unknown config key {key!r}; known keys: {sorted(fields)}")
+            raise ValueError(f"unknown config key {key!r}; the keys of this recipe are: {', '.join(sorted(fields))}")
         current = getattr(config, key)
         try:
-            changes[key] = parse_value(value, current) if isinstance(value, str) else type(current)(value)
+            changes[key] = _typed(value, current)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"bad value for {key!r}: {error}") from None
+            raise ValueError(f"bad value for {key!r} ({type(current).__name__} expected): {error}") from None
     config = dataclasses.replace(config, **changes)
-    for key in ("epochs", "batch_size"):
-        if key in fields and getattr(config, key) < 1:
-            raise ValueError(f"{key} must be >= 1, received {getattr(config, key)}")
+    for key, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+        if key in fields and getattr(config, key) < minimum:
+            raise ValueError(f"{key} must be >= {minimum}, received {getattr(config, key)}")
     return config
+
+
+def dataset_info(config):
+    """The ``DatasetInfo`` of ``config.data``; ValueError if it is unknown or of a kind the
+    recipe cannot read (``Config.DATA_KINDS``). User CSV/NPZ files (kind ``table``) are
+    accepted wherever their columns may fit."""
+    info = data.info(config.data)
+    kinds = getattr(type(config), "DATA_KINDS", None)
+    if kinds and info.kind is not None and info.kind not in (*kinds, "table"):
+        raise ValueError(
+            f"dataset {config.data!r} holds {info.kind} data; this recipe reads {' or '.join(kinds)} "
+            f"(e.g. {', '.join(i.name for i in data.list_datasets() if i.kind in kinds)})"
+        )
+    return info
+
+
+def _jsonable(config):
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def check_workdir(config, workdir):
+    """ValueError if ``workdir`` holds a run whose config differs from ``config`` in a field
+    that changes what is trained (all but ``epochs``, ``export_dir`` and the fields a
+    recipe lists in ``Config.AFTER_TRAINING``): resuming it would mix two runs."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        previous = json.load(f)
+    free = RESUMABLE_CHANGES + tuple(getattr(type(config), "AFTER_TRAINING", ()))
+    current = _jsonable(config)
+    changed = [
+        f"{key}: {previous.get(key)!r} -> {current.get(key)!r}"
+        for key in sorted(set(previous) | set(current))
+        if key not in free and previous.get(key) != current.get(key)
+    ]
+    if changed:
+        raise ValueError(
+            f"workdir {workdir!r} holds a run with another config ({'; '.join(changed)}). Re-running a workdir "
+            "resumes its run; choose another --workdir for this config, or delete that one to start over."
+        )
 
 
 # === Training ===
 
 
+class EpochLog(keras.callbacks.Callback):
+    """Keeps the logs of every epoch in ``path`` (JSON, keyed by epoch), across resumed runs.
+
+    Keras' ``History`` only holds the epochs of the current ``fit`` call; a run that
+    resumes at epoch 7 needs epochs 1-6 from the earlier runs for its plots and
+    metrics. Epochs from a discarded attempt (at or after where this one starts) are dropped.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self.first_epoch = None
+
+    def read(self):
+        if not os.path.exists(self.path):
+            return {}
+        with open(self.path) as f:
+            return {int(epoch): logs for epoch, logs in json.load(f).items()}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+            self._write({e: l for e, l in self.read().items() if e < epoch})
+
+    def on_epoch_end(self, epoch, logs=None):
+        epochs = self.read()
+        epochs[epoch] = {key: float(value) for key, value in (logs or {}).items()}
+        self._write(epochs)
+
+    def _write(self, epochs):
+        with open(self.path + ".tmp", "w") as f:
+            json.dump({str(e): epochs[e] for e in sorted(epochs)}, f, indent=1)
+        os.replace(self.path + ".tmp", self.path)
+
+
 def training_callbacks(workdir):
-    """Progress bar (fit's verbose=1), TensorBoard, BackupAndRestore and a per-epoch checkpoint.
+    """BackupAndRestore, the epoch log, TensorBoard and a per-epoch ``.keras`` checkpoint.
 
     BackupAndRestore keeps its state after a finished run (``delete_checkpoint=False``),
     so re-running the same command resumes where the last run stopped, whether it
-    crashed or finished; raising ``--epochs`` continues training.
+    crashed or finished (0 more epochs); raising ``--epochs`` continues training.
     """
     os.makedirs(os.path.join(workdir, "checkpoints"), exist_ok=True)
     return [
         keras.callbacks.BackupAndRestore(os.path.join(workdir, "backup"), delete_checkpoint=False),
+        EpochLog(os.path.join(workdir, "history.json")),
         keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")),
         keras.callbacks.ModelCheckpoint(os.path.join(workdir, "checkpoints", "last.keras")),
     ]
 
 
-def fit(model, train, config, workdir, validation=None, extra_callbacks=(), verbose=None):
-    """``model.fit`` with the shared callbacks; returns the History (``epochs_run`` says how
-    many epochs this call trained, 0 when a finished run is resumed)."""
-    history = model.fit(
-        train,
-        validation_data=validation,
-        epochs=config.epochs,
-        callbacks=training_callbacks(workdir) + list(extra_callbacks),
-        shuffle=False,  # the tf.data pipeline shuffles (seeded)
-        verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
-    )
-    history.epochs_run = len(history.epoch)
-    return history
+@dataclasses.dataclass
+class TrainingRecord:
+    """What :meth:`Run.fit` returns: ``history`` maps each logged name to one value per
+    epoch trained so far (across resumes); ``epochs_this_run`` is how many this call trained."""
+
+    history: dict
+    epochs_this_run: int
+
+    @property
+    def epochs(self):
+        return max((len(values) for values in self.history.values()), default=0)
 
 
-# === Outputs ===
+class Run:
+    """One run of a recipe: its config, workdir, dataset and clock. Made by :func:`start`."""
 
+    def __init__(self, name, config, workdir, info):
+        self.name, self.config, self.workdir, self.info = name, config, workdir, info
+        self.started = time.perf_counter()
 
-def next_version(base):
-    versions = [int(name) for name in os.listdir(base) if name.isdigit()] if os.path.isdir(base) else []
-    return max(versions, default=0) + 1
+    def fit(self, model, train, validation=None, callbacks=(), subdir=None):
+        """``model.fit`` for ``config.epochs`` with the shared callbacks; a progress bar on a
+        terminal, one line per epoch otherwise. Returns a :class:`TrainingRecord`."""
+        workdir = os.path.join(self.workdir, subdir) if subdir else self.workdir
+        log = os.path.join(workdir, "history.json")
+        result = model.fit(
+            train,
+            validation_data=validation,
+            epochs=self.config.epochs,
+            callbacks=training_callbacks(workdir) + list(callbacks),
+            shuffle=False,  # the tf.data pipelines shuffle, seeded
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+        epochs = EpochLog(log).read()
+        history = {}
+        for epoch in sorted(epochs):
+            for key, value in epochs[epoch].items():
+                history.setdefault(key, []).append(value)
+        return TrainingRecord(history, len(result.epoch))
 
-
-def export_savedmodel(model, export_dir, name):
-    """Exports ``model`` to ``export_dir/name/<version>/`` atomically; returns the path.
-
-    The SavedModel is written to a temporary folder beside the versions and renamed
-    into place, so a crash never leaves a half-written version that TensorFlow
-    Serving would try to load. ``model.export`` is the Keras one, or the model's own
-    (deepkit's generative models write named endpoints).
-    """
-    base = os.path.join(export_dir, name)
-    os.makedirs(base, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".export-", dir=base)
-    try:
-        target = os.path.join(staging, "model")
-        model.export(target, verbose=False)
-        while True:
-            version_dir = os.path.join(base, str(next_version(base)))
-            try:
-                os.rename(target, version_dir)
-                return version_dir
-            except OSError:
-                if not os.path.exists(version_dir):
-                    raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def write_metrics(workdir, metrics):
-    path = os.path.join(workdir, "metrics.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(metrics, f, indent=2, sort_keys=True, default=float)
-    os.replace(path + ".tmp", path)
-    return path
-
-
-def finish(model, config, workdir, name, dataset_info, metrics, history=None):
-    """Saves the model, exports the SavedModel, plots the training curves (training.png),
-    writes metrics.json and prints the summary."""
-    if history is not None and history.history:
+    def finish(self, model, metrics, training=None, plots_title=None):
+        """Saves ``model.keras``, exports the next SavedModel version, draws
+        ``training.png``, writes ``metrics.json``, prints the summary; returns ``metrics``
+        as floats."""
         from deepkit import plots
 
-        plots.training_curves(history.history, os.path.join(workdir, "training.png"), f"{name}: training")
-    model_path = os.path.join(workdir, "model.keras")
-    model.save(model_path)
-    saved_model = export_savedmodel(model, config.export_dir, name)
-    metrics = {
-        **{key: float(value) for key, value in metrics.items()},
-        "epochs_run_this_time": getattr(history, "epochs_run", None),
-    }
-    record = {
-        "metrics": metrics,
-        "dataset": {"name": dataset_info.name, "source": dataset_info.source, "offline": dataset_info.offline},
-        "model": model_path,
-        "saved_model": saved_model,
-        "config": dataclasses.asdict(config),
-    }
-    write_metrics(workdir, record)
-    plots = sorted(f for f in os.listdir(workdir) if f.endswith(".png"))
-    print(f"\n== {name}: done ==")
-    print(f"data:        {dataset_info.name} — {dataset_info.source}{'' if dataset_info.offline else ' (downloaded)'}")
-    for key, value in metrics.items():
-        if value is not None:
-            print(f"metric:      {key} = {value:.4g}")
-    print(f"model:       {model_path}")
-    print(f"SavedModel:  {saved_model}")
-    print(f"plots:       {', '.join(os.path.join(workdir, p) for p in plots)}")
-    print(f"metrics:     {os.path.join(workdir, 'metrics.json')}")
-    print(f"TensorBoard: tensorboard --logdir {os.path.join(workdir, 'tensorboard')}")
-    return record
+        metrics = {key: float(value) for key, value in metrics.items()}
+        if training is not None and training.history:
+            plots.training_curves(training.history, os.path.join(self.workdir, "training.png"),
+                                  plots_title or f"{self.name}: training")
+        model_path = os.path.join(self.workdir, "model.keras")
+        model.save(model_path)
+        saved_model = export_version(model, self.config.export_dir, self.name)
+        wall_time = time.perf_counter() - self.started
+        record = {
+            "recipe": self.name,
+            "metrics": metrics,
+            "dataset": {"name": self.info.name, "source": self.info.source, "offline": self.info.offline},
+            "training": {
+                "epochs": training.epochs if training else 0,
+                "epochs_this_run": training.epochs_this_run if training else 0,
+            },
+            "wall_time_s": round(wall_time, 1),
+            "model": model_path,
+            "saved_model": saved_model,
+            "plots": sorted(os.path.join(self.workdir, f) for f in os.listdir(self.workdir) if f.endswith(".png")),
+            "config": _jsonable(self.config),
+        }
+        path = os.path.join(self.workdir, "metrics.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(record, f, indent=2)
+        os.replace(path + ".tmp", path)
+        print_summary(record, path, os.path.join(self.workdir, "tensorboard"))
+        return metrics
+
+
+def start(name, config, workdir, info=None):
+    """Checks ``config`` against its dataset and ``workdir``, records the config there,
+    seeds Keras, NumPy and Python with ``config.seed``, and returns a :class:`Run`.
+
+    Args:
+        name: The recipe's name (the SavedModel goes to ``<export_dir>/<name>/``).
+        config: The recipe's config.
+        workdir: Where the run writes (made if missing).
+        info: The ``DatasetInfo`` to report, for recipes that generate their own data;
+            by default that of ``config.data``.
+    """
+    info = info or dataset_info(config)
+    check_workdir(config, workdir)
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        json.dump(_jsonable(config), f, indent=2)
+    keras.utils.set_random_seed(config.seed)
+    return Run(name, config, workdir, info)
+
+
+def print_summary(record, metrics_path, tensorboard):
+    dataset = record["dataset"]
+    source = dataset["source"].removesuffix(" (offline)")
+    training = record["training"]
+    print(f"\n== {record['recipe']}: done in {record['wall_time_s']:.1f} s ==")
+    print(f"data:        {dataset['name']}, {'offline' if dataset['offline'] else 'online'}: {source}")
+    print(f"trained:     {training['epochs']} epochs ({training['epochs_this_run']} in this run)")
+    for key, value in record["metrics"].items():
+        print(f"metric:      {key} = {value:.4g}")
+    print(f"model:       {record['model']}")
+    print(f"SavedModel:  {record['saved_model']}")
+    plots = record["plots"]
+    if len(plots) <= 6:
+        for path in plots:
+            print(f"plot:        {path}")
+    else:
+        print(f"plots:       {len(plots)} PNGs in {os.path.dirname(plots[0])}: {os.path.basename(plots[0])} ... "
+              f"{os.path.basename(plots[-1])}")
+    print(f"metrics:     {metrics_path}")
+    print(f"TensorBoard: tensorboard --logdir {tensorboard}")
 
 
 # === Command line ===
 
 
 def add_run_arguments(parser):
-    parser.add_argument("--epochs", type=int, help="training epochs")
+    parser.add_argument("--epochs", type=int, help="training epochs (a finished run trains on to this many)")
     parser.add_argument("--batch-size", type=int, dest="batch_size", help="batch size")
-    parser.add_argument("--data", help="dataset name (deepkit.data), e.g. tfds:mnist")
-    parser.add_argument("--workdir", help="where logs, checkpoints, plots and metrics go (default runs/<recipe>)")
+    parser.add_argument("--data", help="dataset name (see deepkit.data.list_datasets()), e.g. co2 or tfds:mnist")
+    parser.add_argument("--workdir", help="logs, checkpoints, plots, metrics (default runs/<recipe>); "
+                        "the same workdir again resumes its run")
     parser.add_argument("--seed", type=int, help="random seed")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field")
-    parser.add_argument("--config", help="JSON file of config overrides")
-    parser.add_argument("--smoke", action="store_true", help="the recipe's seconds-long smoke config")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="set any config field (repeatable), e.g. --set units=64 --set export_dir=/srv/models")
+    parser.add_argument("--config", metavar="FILE", help="JSON object of config fields")
+    parser.add_argument("--smoke", action="store_true", help="start from the recipe's seconds-long smoke config")
 
 
 def config_from_arguments(module, args):
-    """The recipe's config with --config, --set and the flags applied (ValueError if bad)."""
-    config = module.smoke_config() if args.smoke else module.Config()
+    """The recipe's config (or its smoke config) with --config, then --set, then the
+    flags applied; ValueError (or OSError for --config) when one is bad."""
+    config = module.smoke() if args.smoke else module.Config()
     values = {}
     if args.config:
         with open(args.config) as f:
-            values.update(json.load(f))
+            loaded = json.load(f)
+        if not isinstance(loaded, dict):
+            raise ValueError(f"--config {args.config}: expected a JSON object of config fields")
+        values.update(loaded)
     for item in args.set:
         key, separator, value = item.partition("=")
-        if not separator:
+        if not separator or not key:
             raise ValueError(f"--set expects KEY=VALUE, received {item!r}")
-        values[key] = value
+        values[key.strip()] = value
     for key in ("epochs", "batch_size", "data", "seed"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
@@ -215,23 +358,26 @@ def config_from_arguments(module, args):
 
 
 def run(module, args, parser):
+    """Runs a recipe from parsed arguments; a bad config, dataset or workdir exits 2 with
+    the message, data that cannot be had (offline TFDS) exits 1 with the message."""
     try:
         config = config_from_arguments(module, args)
+        workdir = args.workdir or os.path.join("runs", module.NAME + ("-smoke" if args.smoke else ""))
+        if hasattr(type(config), "DATA_KINDS"):
+            dataset_info(config)
+        check_workdir(config, workdir)
     except (ValueError, OSError) as error:
-        parser.error(str(error))  # exits with status 2
-    workdir = args.workdir or os.path.join("runs", module.NAME)
-    os.makedirs(workdir, exist_ok=True)
-    keras.utils.set_random_seed(config.seed)
-    start = time.perf_counter()
-    metrics = module.train_and_evaluate(config, workdir)
-    print(f"wall time:   {time.perf_counter() - start:.1f} s")
-    return metrics
+        parser.error(str(error))  # prints usage and the message, exits 2
+    try:
+        return module.train_and_evaluate(config, workdir)
+    except (ConnectionError, ImportError) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 def main(module, argv=None):
-    """``python -m recipes.<name> [flags]``."""
+    """``python -m recipes.<name> [flags]``: the same flags as ``deepkit run <name>``."""
     parser = argparse.ArgumentParser(prog=f"python -m recipes.{module.NAME}", description=module.__doc__.splitlines()[0])
     add_run_arguments(parser)
-    args = parser.parse_args(argv)
-    run(module, args, parser)
+    run(module, parser.parse_args(argv), parser)
     return 0

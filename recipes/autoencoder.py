@@ -10,6 +10,8 @@ The SavedModel exported (endpoints serve/encode/reconstruct) is that of
 
 import dataclasses
 import os
+import sys
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -26,6 +28,8 @@ KINDS = ("undercomplete", "sparse", "contractive", "denoising")
 
 @dataclasses.dataclass
 class Config:
+    DATA_KINDS: ClassVar = ("images",)  # what --data may name
+
     data: str = "digits"  # images: digits (8x8, offline), mnist_5k (28x28, offline) or tfds:mnist
     code_dim: int = 2  # code size (2 so that the codes can be plotted)
     hidden_units: int = 64  # hidden layer of the encoder and of the decoder
@@ -38,8 +42,13 @@ class Config:
     seed: int = 0  # random seed
     export_dir: str = "saved_models"  # SavedModels go to <export_dir>/autoencoder/<version>/
 
+    def __post_init__(self):
+        if self.export_kind not in KINDS:
+            raise ValueError(f"export_kind must be one of {', '.join(KINDS)}; received {self.export_kind!r}")
 
-def smoke_config():
+
+def smoke():
+    """Seconds-long: eight hidden units, one epoch per kind."""
     return Config(hidden_units=8, epochs=1)
 
 
@@ -71,9 +80,7 @@ def build(config, kind, pixels):
 
 
 def train_and_evaluate(config, workdir):
-    if config.export_kind not in KINDS:
-        raise ValueError(f"export_kind must be one of {KINDS}, received {config.export_kind!r}")
-    info = data.info(config.data)
+    run = recipe.start(NAME, config, workdir)
     x_train, _, shape = images_and_labels(config.data, "train")
     x_test, y_test, _ = images_and_labels(config.data, "test")
     train = data.batched(tf.data.Dataset.from_tensor_slices(x_train), config.batch_size, shuffle_seed=config.seed)
@@ -83,7 +90,7 @@ def train_and_evaluate(config, workdir):
     masked = np.asarray(Corruption("masking", config.corruption_amount, seed=1)(x_test[:10], training=True))
     for kind in KINDS:
         model = build(config, kind, x_train.shape[1])
-        history = recipe.fit(model, train, config, os.path.join(workdir, kind), validation=test)
+        history = run.fit(model, train, validation=test, subdir=kind)
         reconstructions = model.predict(x_test, verbose=0)
         metrics[f"{kind}_test_mse"] = np.mean((reconstructions - x_test) ** 2)
         codes = model.encode(x_test).numpy()
@@ -101,12 +108,11 @@ def train_and_evaluate(config, workdir):
         "test digits and their reconstructions", columns=10, row_titles=titles,
     )
     metrics["mean_image_mse"] = np.mean((x_train.mean(0) - x_test) ** 2)
-    recipe.finish(exported, config, workdir, NAME, info, metrics, exported_history)
-    return metrics
+    return run.finish(exported, metrics, exported_history, f"{config.export_kind} autoencoder: training")
 
 
 def main(argv=None):
-    return recipe.main(__import__(__name__), argv)
+    return recipe.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

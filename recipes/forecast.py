@@ -8,6 +8,8 @@ training statistics, and the model is judged against the persistence baseline
 
 import dataclasses
 import os
+import sys
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -21,6 +23,8 @@ TASK = "time-series forecasting"
 
 @dataclasses.dataclass
 class Config:
+    DATA_KINDS: ClassVar = ("time_series",)  # what --data may name
+
     data: str = "sunspots"  # a time series of deepkit.data: sunspots (yearly) or co2 (weekly)
     window: int = 24  # steps of history the model reads
     units: int = 32  # PeepholeLSTM units
@@ -31,7 +35,8 @@ class Config:
     export_dir: str = "saved_models"  # SavedModels go to <export_dir>/forecast/<version>/
 
 
-def smoke_config():
+def smoke():
+    """Seconds-long: a short window, four units, two epochs."""
     return Config(window=8, units=4, epochs=2)
 
 
@@ -45,7 +50,7 @@ def build_model(config):
 
 
 def train_and_evaluate(config, workdir):
-    info = data.info(config.data)
+    run = recipe.start(NAME, config, workdir)
     train_values = data.load_arrays(config.data, "train")["value"]
     test_values = data.load_arrays(config.data, "test")["value"]
     mean, std = train_values.mean(), train_values.std()
@@ -57,7 +62,7 @@ def train_and_evaluate(config, workdir):
     test = data.batched(data.windows(scale(context), config.window), 256)
 
     model = build_model(config)
-    history = recipe.fit(model, train, config, workdir, validation=test)
+    history = run.fit(model, train, validation=test)
 
     predictions = model.predict(test, verbose=0)[:, 0] * std + mean
     actual = test_values
@@ -73,7 +78,7 @@ def train_and_evaluate(config, workdir):
     steps = np.arange(len(train_values), len(train_values) + len(actual))
     plots.series(
         os.path.join(workdir, "forecast.png"),
-        f"{config.data}: one-step forecasts on the test years (MAE {metrics['mae']:.2f} "
+        f"{config.data}: one-step forecasts of the test steps (MAE {metrics['mae']:.2f} "
         f"vs persistence {metrics['persistence_mae']:.2f})",
         {
             "training data": (np.arange(len(train_values)), train_values),
@@ -81,12 +86,11 @@ def train_and_evaluate(config, workdir):
             "PeepholeLSTM forecast": (steps, predictions),
         },
     )
-    recipe.finish(model, config, workdir, NAME, info, metrics, history)
-    return metrics
+    return run.finish(model, metrics, history)
 
 
 def main(argv=None):
-    return recipe.main(__import__(__name__), argv)
+    return recipe.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """DCGAN (Radford et al. 2016) on handwritten digits, trained with `deepkit.models.GAN`.
 
 Generator: dense → reshape → two stride-2 transposed convolutions with batch
-normalisation (7x7 → 14x14 → 28x28); discriminator: two stride-2 convolutions
+normalisation (7x7 → 14x14 → 28x28 for MNIST, 2x2 → 4x4 → 8x8 for the 8x8
+digits); discriminator: two stride-2 convolutions
 with leaky ReLU and dropout → one logit. Adam(2e-4, β1=0.5), one-sided label
 smoothing. A callback writes a grid of samples from the same fixed latent vectors
 after every epoch (samples_epoch_NNN.png), so the progress can be watched; the
@@ -13,6 +14,8 @@ online: `--data tfds:mnist`.
 
 import dataclasses
 import os
+import sys
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -27,7 +30,9 @@ TASK = "generative model (GAN)"
 
 @dataclasses.dataclass
 class Config:
-    data: str = "mnist_5k"  # 28x28 images: mnist_5k (offline) or tfds:mnist
+    DATA_KINDS: ClassVar = ("images",)  # what --data may name
+
+    data: str = "mnist_5k"  # images with sides divisible by 4: mnist_5k (offline), digits (8x8, offline) or tfds:mnist
     latent_dim: int = 64  # size of the generator's noise vector z
     filters: int = 32  # convolution filters of the first discriminator layer (the rest scale from it)
     label_smoothing: float = 0.1  # one-sided label smoothing of the real targets
@@ -39,29 +44,33 @@ class Config:
     export_dir: str = "saved_models"  # SavedModels go to <export_dir>/gan/<version>/
 
 
-def smoke_config():
+def smoke():
+    """Seconds-long: tiny networks, large batches, one epoch."""
     return Config(latent_dim=8, filters=4, epochs=1, batch_size=256)
 
 
-def build(config):
+def build(config, image_shape):
     f = config.filters
+    height, width, channels = image_shape
+    if height % 4 or width % 4:
+        raise ValueError(f"the DCGAN needs image sides divisible by 4; {config.data!r} has {height}x{width} images")
     generator = keras.Sequential(
         [
             keras.Input((config.latent_dim,)),
-            keras.layers.Dense(7 * 7 * 4 * f, use_bias=False),
+            keras.layers.Dense(height // 4 * width // 4 * 4 * f, use_bias=False),
             keras.layers.BatchNormalization(),
             keras.layers.LeakyReLU(0.2),
-            keras.layers.Reshape((7, 7, 4 * f)),
+            keras.layers.Reshape((height // 4, width // 4, 4 * f)),
             keras.layers.Conv2DTranspose(2 * f, 4, strides=2, padding="same", use_bias=False),
             keras.layers.BatchNormalization(),
             keras.layers.LeakyReLU(0.2),
-            keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid"),
+            keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="sigmoid"),
         ],
         name="generator",
     )
     discriminator = keras.Sequential(
         [
-            keras.Input((28, 28, 1)),
+            keras.Input(image_shape),
             keras.layers.Conv2D(f, 4, strides=2, padding="same"),
             keras.layers.LeakyReLU(0.2),
             keras.layers.Conv2D(2 * f, 4, strides=2, padding="same"),
@@ -97,14 +106,14 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 def train_and_evaluate(config, workdir):
-    info = data.info(config.data)
+    run = recipe.start(NAME, config, workdir)
     train = data.batched(data.images_to_float(data.load(config.data, "train")), config.batch_size,
                          shuffle_seed=config.seed, drop_remainder=True)
     test_images = data.load_arrays(config.data, "test")["image"].astype("float32") / 255.0
 
-    gan = build(config)
+    gan = build(config, test_images.shape[1:])
     latents = np.random.default_rng(config.seed).normal(size=(32, config.latent_dim)).astype("float32")
-    history = recipe.fit(gan, train, config, workdir, extra_callbacks=[SampleGrid(latents, workdir)])
+    history = run.fit(gan, train, callbacks=[SampleGrid(latents, workdir)])
 
     # How well the discriminator tells held-out real digits from fresh samples, and
     # how far the samples' mean image is from the real one (a coarse mode check).
@@ -114,15 +123,14 @@ def train_and_evaluate(config, workdir):
     metrics = {
         "d_accuracy_on_held_out": (np.mean(real_scores > 0.5) + np.mean(fake_scores < 0.5)) / 2,
         "mean_image_distance": float(np.sqrt(np.mean((fake.mean(0) - test_images.mean(0)) ** 2))),
-        "final_d_loss": history.history["d_loss"][-1] if history.history else float("nan"),
-        "final_g_loss": history.history["g_loss"][-1] if history.history else float("nan"),
+        "final_d_loss": history.history["d_loss"][-1],
+        "final_g_loss": history.history["g_loss"][-1],
     }
-    recipe.finish(gan, config, workdir, NAME, info, metrics, history)
-    return metrics
+    return run.finish(gan, metrics, history)
 
 
 def main(argv=None):
-    return recipe.main(__import__(__name__), argv)
+    return recipe.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ Offline default: the 200 labelled Pang & Lee sentences gensim ships ("polarity";
 """
 
 import dataclasses
+import sys
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -25,6 +27,8 @@ TASK = "text classification"
 
 @dataclasses.dataclass
 class Config:
+    DATA_KINDS: ClassVar = ("labelled_text",)  # what --data may name
+
     data: str = "polarity"  # labelled text: polarity (offline) or tfds:imdb_reviews
     max_tokens: int = 20000  # vocabulary size (ids 0 and 1 are padding and out-of-vocabulary)
     max_length: int = 100  # words kept per text
@@ -38,7 +42,8 @@ class Config:
     export_dir: str = "saved_models"  # SavedModels go to <export_dir>/sentiment/<version>/
 
 
-def smoke_config():
+def smoke():
+    """Seconds-long: a small vocabulary, short texts, tiny layers, one epoch."""
     return Config(max_tokens=500, max_length=20, embedding_dim=8, units=4, epochs=1)
 
 
@@ -63,7 +68,7 @@ def build_classifier(config, vocabulary_size):
 
 
 def train_and_evaluate(config, workdir):
-    info = data.info(config.data)
+    run = recipe.start(NAME, config, workdir)
     train_texts, train_labels = texts_and_labels(data.load(config.data, "train"))
     test_texts, test_labels = texts_and_labels(data.load(config.data, "test"))
     vectorizer = data.text_vectorizer(train_texts, max_tokens=config.max_tokens, output_sequence_length=config.max_length)
@@ -75,7 +80,7 @@ def train_and_evaluate(config, workdir):
     test = data.batched(encode(test_texts, test_labels), 256)
 
     classifier = build_classifier(config, vectorizer.vocabulary_size())
-    history = recipe.fit(classifier, train, config, workdir, validation=test)
+    history = run.fit(classifier, train, validation=test)
     loss, accuracy = classifier.evaluate(test, verbose=0)
     majority = max(test_labels.mean(), 1 - test_labels.mean())
 
@@ -88,12 +93,11 @@ def train_and_evaluate(config, workdir):
     for text, score in zip(examples, scores):
         print(f"P(positive | {text!r}) = {score:.2f}")
     metrics = {"test_accuracy": accuracy, "test_loss": loss, "majority_class_accuracy": majority}
-    recipe.finish(serving_model, config, workdir, NAME, info, metrics, history)
-    return metrics
+    return run.finish(serving_model, metrics, history)
 
 
 def main(argv=None):
-    return recipe.main(__import__(__name__), argv)
+    return recipe.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ to next-character logits; the id <-> character table is written to vocabulary.tx
 
 import dataclasses
 import os
+import sys
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -26,6 +28,9 @@ TASK = "next-character generation"
 
 @dataclasses.dataclass
 class Config:
+    DATA_KINDS: ClassVar = ("text",)  # what --data may name
+    AFTER_TRAINING: ClassVar = ("temperatures", "sample_length", "prompt")  # may change when resuming
+
     data: str = "lee_background"  # a text corpus of deepkit.data (or text:<path>)
     seq_length: int = 80  # characters per training window
     embedding_dim: int = 32  # character vector size
@@ -39,40 +44,59 @@ class Config:
     seed: int = 0  # random seed
     export_dir: str = "saved_models"  # SavedModels go to <export_dir>/textgen/<version>/
 
+    def __post_init__(self):
+        if not self.temperatures or min(self.temperatures) <= 0:
+            raise ValueError(f"temperatures must be one or more positive numbers, received {self.temperatures!r}")
 
-def smoke_config():
+
+def smoke():
+    """Seconds-long: short windows, eight units, one epoch, short samples."""
     return Config(seq_length=20, embedding_dim=4, units=8, epochs=1, sample_length=20)
 
 
-def build_model(config, vocabulary_size):
-    ids = keras.Input((None,), dtype="int64", name="char_ids")
+def build_model(config, vocabulary_size, sampling_batch=None):
+    """Embedding -> PeepholeLSTM -> Dense logits at every step. With ``sampling_batch`` the
+    same network is stateful, for generating one character at a time."""
+    stateful = sampling_batch is not None
+    ids = keras.Input(batch_shape=(sampling_batch, None), dtype="int64", name="char_ids")
     embedded = keras.layers.Embedding(vocabulary_size, config.embedding_dim)(ids)
-    hidden = PeepholeLSTM(config.units, return_sequences=True)(embedded)
+    hidden = PeepholeLSTM(config.units, return_sequences=True, stateful=stateful)(embedded)
     logits = keras.layers.Dense(vocabulary_size, name="next_char_logits")(hidden)
-    model = keras.Model(ids, logits, name="char_model")
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    model = keras.Model(ids, logits, name="char_sampler" if stateful else "char_model")
+    if not stateful:
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
     return model
 
 
-def generate(model, vocabulary, prompt, length, temperature, seed):
-    """Samples `length` characters after `prompt` (re-reading the last 200 characters each step)."""
+def generate(model, config, vocabulary):
+    """One sample per temperature, all in one batch: the stateful copy of ``model`` reads the
+    prompt once, then each drawn character, carrying its LSTM state from step to step."""
+    sampler = build_model(config, len(vocabulary), sampling_batch=len(config.temperatures))
+    sampler.set_weights(model.get_weights())
     index = {char: i for i, char in enumerate(vocabulary)}
-    ids = [index.get(char, 1) for char in prompt]
-    rng = np.random.default_rng(seed)
-    for _ in range(length):
-        logits = model(np.array([ids[-200:]]), training=False)[0, -1].numpy().astype("float64")
-        logits[:2] = -np.inf  # never emit padding or the out-of-vocabulary token
-        probabilities = np.exp((logits - logits.max()) / temperature)
-        ids.append(int(rng.choice(len(probabilities), p=probabilities / probabilities.sum())))
-    return "".join(vocabulary[i] for i in ids)
+    prompt = [index.get(char, 1) for char in config.prompt] or [1]
+    temperatures = np.array(config.temperatures, "float64")[:, None]
+    rng = np.random.default_rng(config.seed)
+    step_input, drawn = np.array([prompt] * len(temperatures)), []
+    for _ in range(config.sample_length):
+        logits = np.asarray(sampler(step_input, training=False))[:, -1].astype("float64")
+        logits[:, :2] = -np.inf  # never emit padding or the out-of-vocabulary token
+        weights = np.exp((logits - logits.max(1, keepdims=True)) / temperatures)
+        choice = [rng.choice(len(row), p=row / row.sum()) for row in weights]
+        drawn.append(choice)
+        step_input = np.array(choice)[:, None]
+    return {
+        t: config.prompt + "".join(vocabulary[i] for i in column)
+        for t, column in zip(config.temperatures, np.array(drawn).T)
+    }
 
 
 def train_and_evaluate(config, workdir):
-    info = data.info(config.data)
+    run = recipe.start(NAME, config, workdir)
     train_text = "\n".join(t.decode("utf-8") for t in data.load_arrays(config.data, "train")["text"].astype(bytes))
     test_text = "\n".join(t.decode("utf-8") for t in data.load_arrays(config.data, "test")["text"].astype(bytes))
     vectorizer = data.text_vectorizer([train_text], split="character", standardize=None)
@@ -84,10 +108,10 @@ def train_and_evaluate(config, workdir):
 
     train, test = windows(train_text, config.seed), windows(test_text, None)
     model = build_model(config, len(vocabulary))
-    history = recipe.fit(model, train, config, workdir, validation=test)
+    history = run.fit(model, train, validation=test)
     loss, accuracy = model.evaluate(test, verbose=0)
 
-    samples = {t: generate(model, vocabulary, config.prompt, config.sample_length, t, config.seed) for t in config.temperatures}
+    samples = generate(model, config, vocabulary)
     with open(os.path.join(workdir, "samples.txt"), "w") as f:
         for temperature, text in samples.items():
             block = f"--- temperature {temperature} ---\n{text}\n"
@@ -101,12 +125,11 @@ def train_and_evaluate(config, workdir):
         "test_accuracy": accuracy,
         "uniform_bits_per_char": np.log2(len(vocabulary)),
     }
-    recipe.finish(model, config, workdir, NAME, info, metrics, history)
-    return metrics
+    return run.finish(model, metrics, history)
 
 
 def main(argv=None):
-    return recipe.main(__import__(__name__), argv)
+    return recipe.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

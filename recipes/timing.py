@@ -17,6 +17,7 @@ side by side. The exported SavedModel is the peephole model of the adding proble
 
 import dataclasses
 import os
+import sys
 
 import keras
 import numpy as np
@@ -36,7 +37,7 @@ GENERATED = DatasetInfo(
 
 @dataclasses.dataclass
 class Config:
-    data: str = "generated"  # the tasks generate their data (see the module docstring)
+    data: str = "generated"  # the tasks generate their data (see the module docstring); nothing else
     timesteps: int = 100  # sequence length T (the LSTM paper's adding problem uses 100)
     train_sequences: int = 6000  # training sequences per task
     test_sequences: int = 1000  # test sequences per task
@@ -48,8 +49,14 @@ class Config:
     seed: int = 0  # random seed (data and weights)
     export_dir: str = "saved_models"  # SavedModels go to <export_dir>/timing/<version>/
 
+    def __post_init__(self):
+        if self.data != "generated":
+            raise ValueError(f"timing generates its own data (adding problem, spike delays); data must be "
+                             f"'generated', received {self.data!r}")
 
-def smoke_config():
+
+def smoke():
+    """Seconds-long: T=12, a few hundred sequences, four units, one epoch."""
     return Config(timesteps=12, train_sequences=128, test_sequences=64, units=4, epochs=1)
 
 
@@ -84,6 +91,7 @@ def build_model(config, peephole, features):
 
 
 def train_and_evaluate(config, workdir):
+    run = recipe.start(NAME, config, workdir, info=GENERATED)
     metrics, curves, exported = {}, {}, None
     for task, generate in TASKS.items():
         x_train, y_train = generate(config.train_sequences, config.timesteps, np.random.default_rng(config.seed))
@@ -92,22 +100,22 @@ def train_and_evaluate(config, workdir):
         train = train.shuffle(len(x_train), seed=config.seed).batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
         test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(256)
         for cell, peephole in (("peephole", "diagonal"), ("plain", None)):
-            keras.utils.set_random_seed(config.seed)
+            keras.utils.set_random_seed(config.seed)  # both cells start from the same draws
             model = build_model(config, peephole, x_train.shape[-1])
-            history = recipe.fit(model, train, config, os.path.join(workdir, f"{task}_{cell}"), validation=test)
+            history = run.fit(model, train, validation=test, subdir=f"{task}_{cell}")
             errors = np.abs(model.predict(test, verbose=0) - y_test)[:, 0]
             metrics[f"{task}_{cell}_mae"] = errors.mean()
             if task == "adding":
                 metrics[f"adding_{cell}_solved_fraction"] = np.mean(errors < config.tolerance)
                 if peephole is not None:
                     exported, exported_history = model, history
-            curves[f"{task}, {cell}"] = history.history.get("val_mae", [])
+            curves[f"{task}, {cell}"] = history.history["val_mae"]
     metrics["adding_mean_baseline_mae"] = _mean_baseline(config)
 
     plots.series(
         os.path.join(workdir, "validation_mae.png"),
         f"validation MAE per epoch, T={config.timesteps}",
-        {label: (np.arange(1, len(values) + 1), values) for label, values in curves.items() if len(values)},
+        {label: (np.arange(1, len(values) + 1), values) for label, values in curves.items()},
         xlabel="epoch",
     )
     plots.bars(
@@ -122,8 +130,7 @@ def train_and_evaluate(config, workdir):
             f"{cell:>10}  {metrics[f'adding_{cell}_mae']:10.4f}   {metrics[f'adding_{cell}_solved_fraction']:22.1%}"
             f"   {metrics[f'spike_delay_{cell}_mae']:15.4f}"
         )
-    recipe.finish(exported, config, workdir, NAME, GENERATED, metrics, exported_history)
-    return metrics
+    return run.finish(exported, metrics, exported_history, "adding problem, peephole LSTM: training")
 
 
 def _mean_baseline(config):
@@ -133,7 +140,7 @@ def _mean_baseline(config):
 
 
 def main(argv=None):
-    return recipe.main(__import__(__name__), argv)
+    return recipe.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

