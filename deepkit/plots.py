@@ -76,3 +76,35 @@ def bars(path, title, values, ylabel):
     axis.set_title(title)
     axis.set_ylabel(ylabel)
     return _save(figure, path)
+
+
+def histograms(path, title, groups, xlabel, bins=20):
+    """Overlaid histograms of ``{label: values}`` over a common range."""
+    values = [np.asarray(v, "float64") for v in groups.values()]
+    everything = np.concatenate(values) if values else np.zeros(1)
+    edges = np.linspace(everything.min(), everything.max() + 1e-9, bins + 1)
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for label, v in zip(groups, values):
+        axis.hist(v, bins=edges, alpha=0.6, label=f"{label} ({len(v)})")
+    axis.set_title(title, fontsize=9)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("count")
+    axis.legend()
+    return _save(figure, path)
+
+
+def forecasts(path, title, train, actual, predictions):
+    """Two panels: the whole series with the forecasts, and the test part alone, where
+    each of ``{label: values}`` (aligned with ``actual``) is drawn over the actual values."""
+    steps = np.arange(len(train), len(train) + len(actual))
+    figure, (whole, test) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    whole.plot(np.arange(len(train)), train, color="0.6", label="training part")
+    for axis in (whole, test):
+        axis.plot(steps, actual, color="black", linewidth=1.6, label="actual (test part)")
+        for index, (label, values) in enumerate(predictions.items()):
+            axis.plot(steps, values, linestyle="-" if index == 0 else ":", label=label)
+        axis.set_xlabel("step")
+    whole.set_title(title, fontsize=9)
+    test.set_title("test part", fontsize=9)
+    whole.legend(fontsize=8)
+    return _save(figure, path)

@@ -75,16 +75,10 @@ def train_and_evaluate(config, workdir):
     }
     metrics["mae_vs_persistence"] = metrics["mae"] / metrics["persistence_mae"]
 
-    steps = np.arange(len(train_values), len(train_values) + len(actual))
-    plots.series(
+    plots.forecasts(
         os.path.join(workdir, "forecast.png"),
-        f"{config.data}: one-step forecasts of the test steps (MAE {metrics['mae']:.2f} "
-        f"vs persistence {metrics['persistence_mae']:.2f})",
-        {
-            "training data": (np.arange(len(train_values)), train_values),
-            "actual": (steps, actual),
-            "PeepholeLSTM forecast": (steps, predictions),
-        },
+        f"{config.data}: one-step forecasts (test MAE {metrics['mae']:.3g}, persistence {metrics['persistence_mae']:.3g})",
+        train_values, actual, {"PeepholeLSTM": predictions, "persistence (x_t)": persistence},
     )
     return run.finish(model, metrics, history)
 

@@ -35,7 +35,7 @@ class Config:
     seq_length: int = 80  # characters per training window
     embedding_dim: int = 32  # character vector size
     units: int = 256  # PeepholeLSTM units
-    epochs: int = 4  # training epochs
+    epochs: int = 20  # training epochs
     batch_size: int = 64  # windows per batch
     learning_rate: float = 3e-3  # Adam step size
     temperatures: tuple = (0.2, 0.5, 1.0)  # sampling temperatures of the generated samples

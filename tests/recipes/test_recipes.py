@@ -17,7 +17,7 @@ from recipes import RECIPES, load_recipe
 
 # Files each recipe writes besides model.keras, metrics.json, config.json and training.png.
 OWN_FILES = {
-    "sentiment": [],
+    "sentiment": ["test_scores.png"],
     "textgen": ["samples.txt", "vocabulary.txt"],
     "forecast": ["forecast.png"],
     "timing": ["comparison.png", "validation_mae.png"],
