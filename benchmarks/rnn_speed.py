@@ -2,23 +2,38 @@
 
 For each configuration (sequence length T, units U, dtype policy, XLA on/off) the
 script builds the same small model around each layer (Input(T, D) -> RNN(U) ->
-Dense(1), Adam, MSE on the last output), then times one training step and one
-predict call, interleaving deepkit and Keras so that both see the same machine
-load, and prints medians and the deepkit/Keras ratios. It also prints the fp32
-matmul peak of this machine measured in the same run and the training step's
-achieved GFLOP/s, and (with --memory) the peak resident memory of training in a
-separate process per layer.
+Dense(1), Adam, MSE on the last output), then times one training step
+(``train_on_batch``: forward, backward, Adam) and one ``predict_on_batch``,
+interleaving deepkit and Keras so that both see the same machine load, and
+prints medians and the deepkit/Keras ratios. It also prints the fp32 matmul
+peak of this machine measured in the same run (tf.matmul 2048x2048, best of 10),
+the training step's achieved GFLOP/s (matmul FLOPs only, see `train_flops`),
+which path each deepkit layer took ("fast" or "general (why)"), and the peak
+memory of a training step.
 
-Pairs: PeepholeLSTM vs keras.layers.LSTM, RelevanceGRU vs
-keras.layers.GRU(reset_after=False).
+Pairs: PeepholeLSTM (peephole="diagonal", the default) vs keras.layers.LSTM, and
+RelevanceGRU vs keras.layers.GRU(reset_after=False). Batch 64, 32 features.
 
-    python benchmarks/rnn_speed.py             # T=100 and 400, U=128, fp32 and bf16, XLA off/on
-    python benchmarks/rnn_speed.py --quick     # T=100, U=128, fp32, XLA off; few repeats
-    python benchmarks/rnn_speed.py --full      # adds U=512
-    python benchmarks/rnn_speed.py --markdown  # a table for README.md
+Memory: TensorFlow's default CPU allocator keeps no statistics
+(`tf.config.experimental.get_memory_info` returns zeros), and the process RSS
+hardly moves between steps (freed blocks stay mapped), so each layer is
+measured in a fresh process run with `TF_CPU_ALLOCATOR_USE_BFC=true`: after two
+warm-up steps the allocator's peak is reset, three more steps run, and the peak
+bytes allocated above those allocated before them are reported (MiB).
+
+    python benchmarks/rnn_speed.py               # T=100, 400; U=128; fp32, mixed_bfloat16; XLA off, on
+    python benchmarks/rnn_speed.py --quick       # T=100, U=128, fp32, XLA off; few repeats
+    python benchmarks/rnn_speed.py --full        # adds U=512
+    python benchmarks/rnn_speed.py --markdown    # also a table for README.md
+    python benchmarks/rnn_speed.py --general     # also time deepkit forced onto the general path
+
+Filters (repeatable): --family lstm|gru, --timesteps T, --units U, --policy P, --xla on|off.
+Timings on a shared machine are noisy: compare the ratios, which are measured
+interleaved in one process, and re-run when the load (`uptime`) is low.
 """
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -33,7 +48,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from deepkit.layers import PeepholeLSTM, RelevanceGRU  # noqa: E402
+from deepkit.layers import PeepholeLSTM, RelevanceGRU, fused_recurrence  # noqa: E402
 
 BATCH, FEATURES = 64, 32
 
@@ -63,10 +78,10 @@ def matmul_peak_gflops(size=2048, repeats=10):
     return 2 * size**3 / min(times) / 1e9
 
 
-def train_flops(family, timesteps, units, peephole=True):
-    """FLOPs of one training step: forward GEMMs x 3 (forward, two backward GEMMs)."""
-    gates = GATES[family]
-    forward = 2 * BATCH * timesteps * (FEATURES + units) * gates * units
+def train_flops(family, timesteps, units):
+    """Matmul FLOPs of one training step: the forward products x·W and h·U, and the
+    two backward products of each (input/state gradient and weight gradient)."""
+    forward = 2 * BATCH * timesteps * (FEATURES + units) * GATES[family] * units
     return 3 * forward
 
 
@@ -81,42 +96,40 @@ def build(make_layer, timesteps, units, jit_compile):
 
 
 def execution_path(layer):
-    """Which loop the layer runs: deepkit layers report their own; Keras' run its RNN loop."""
+    """Which loop the layer ran: deepkit layers report their own; Keras' run its RNN loop."""
     describe = getattr(layer, "execution_path", None)
     if describe is not None:
-        return describe() if callable(describe) else describe
-    if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
-        return "keras (no cuDNN on CPU)"
-    return "general (keras.layers.RNN loop)"
+        return describe()
+    return "keras loop (no cuDNN on CPU)"
 
 
-def time_call(function, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def bench_config(family, timesteps, units, policy, jit_compile, repeats):
+def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_general):
     keras.config.set_dtype_policy(policy)
     try:
         rng = np.random.default_rng(0)
         x = rng.normal(size=(BATCH, timesteps, FEATURES)).astype("float32")
         y = rng.normal(size=(BATCH, 1)).astype("float32")
+        (ours_name, make_ours), theirs = PAIRS[family]
+        variants = [(ours_name, make_ours, False), (theirs[0], theirs[1], False)]
+        if with_general:
+            variants.append((f"{ours_name} (general)", make_ours, True))
         entries = []
-        for name, make_layer in PAIRS[family]:
-            model, layer = build(make_layer, timesteps, units, jit_compile)
-            for _ in range(2):  # trace / compile, warm up
-                model.train_on_batch(x, y)
-                model.predict_on_batch(x)
+        for name, make_layer, general in variants:
+            with fused_recurrence.general_path() if general else contextlib.nullcontext():
+                model, layer = build(make_layer, timesteps, units, jit_compile)
+                for _ in range(2):  # trace / compile, warm up
+                    model.train_on_batch(x, y)
+                    model.predict_on_batch(x)
             entries.append({"name": name, "model": model, "layer": layer, "train": [], "predict": []})
-        # Interleave: every repeat times each model once, so load changes hit both.
+        # Interleave: every repeat times each model once, so load changes hit all of them.
         for _ in range(repeats):
             for entry in entries:
-                entry["train"] += time_call(lambda: entry["model"].train_on_batch(x, y), 1)
-                entry["predict"] += time_call(lambda: entry["model"].predict_on_batch(x), 1)
+                start = time.perf_counter()
+                entry["model"].train_on_batch(x, y)
+                entry["train"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                entry["model"].predict_on_batch(x)
+                entry["predict"].append(time.perf_counter() - start)
         flops = train_flops(family, timesteps, units)
         results = []
         for entry in entries:
@@ -135,75 +148,142 @@ def bench_config(family, timesteps, units, policy, jit_compile, repeats):
         keras.config.set_dtype_policy("float32")
 
 
-def peak_memory_mb(family, index, timesteps, units, policy, steps=5):
-    """Peak RSS (MB) of building the model and `steps` training steps, above the RSS the
-    process had before the model existed, measured in a fresh process."""
-    code = f"""
-import os, resource, sys
+_MEMORY_PROBE = """
+import os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
-import numpy as np, keras, rnn_speed
+sys.path.insert(0, {here!r})
+import numpy as np, keras, tensorflow as tf, rnn_speed
+
 keras.config.set_dtype_policy({policy!r})
-x = np.random.default_rng(0).normal(size=(rnn_speed.BATCH, {timesteps}, rnn_speed.FEATURES)).astype("float32")
-y = np.zeros((rnn_speed.BATCH, 1), "float32")
-before = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024
-model, _ = rnn_speed.build(rnn_speed.PAIRS[{family!r}][{index}][1], {timesteps}, {units}, False)
-for _ in range({steps}):
+rng = np.random.default_rng(0)
+x = rng.normal(size=(rnn_speed.BATCH, {timesteps}, rnn_speed.FEATURES)).astype("float32")
+y = rng.normal(size=(rnn_speed.BATCH, 1)).astype("float32")
+model, _ = rnn_speed.build(rnn_speed.PAIRS[{family!r}][{index}][1], {timesteps}, {units}, {jit_compile})
+for _ in range(2):
     model.train_on_batch(x, y)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) / 1024)
+before = tf.config.experimental.get_memory_info("CPU:0")["current"]
+tf.config.experimental.reset_memory_stats("CPU:0")
+for _ in range(3):
+    model.train_on_batch(x, y)
+print((tf.config.experimental.get_memory_info("CPU:0")["peak"] - before) / 2**20)
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def peak_memory_mb(family, index, timesteps, units, policy, jit_compile):
+    """Peak TensorFlow-allocated memory (MiB) of a training step above what was
+    allocated before it, in a fresh process whose CPU allocator keeps statistics."""
+    code = _MEMORY_PROBE.format(
+        here=os.path.dirname(os.path.abspath(__file__)),
+        policy=policy,
+        timesteps=timesteps,
+        family=family,
+        index=index,
+        units=units,
+        jit_compile=jit_compile,
+    )
+    env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if result.returncode != 0:
         return float("nan")
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="T=100, U=128, fp32, XLA off, 5 repeats")
     parser.add_argument("--full", action="store_true", help="also U=512")
-    parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--memory", action="store_true", help="also measure peak memory (subprocesses)")
-    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats per configuration")
+    parser.add_argument(
+        "--memory",
+        choices=("none", "fp32", "all"),
+        default=None,
+        help="peak memory of a training step for no, the fp32, or all configurations "
+        "(default: fp32; none with --quick)",
+    )
+    parser.add_argument("--general", action="store_true", help="also time deepkit forced onto the general path")
+    parser.add_argument("--markdown", action="store_true", help="also print a markdown table")
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--family", choices=tuple(PAIRS), action="append", help="only this pair (repeatable)")
     parser.add_argument("--timesteps", type=int, action="append", help="only these T (repeatable)")
     parser.add_argument("--units", type=int, action="append", help="only these U (repeatable)")
     parser.add_argument("--policy", action="append", help="only these dtype policies (repeatable)")
     parser.add_argument("--xla", choices=("on", "off"), action="append", help="only XLA on/off (repeatable)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def configurations(args):
     if args.quick:
-        grid = [(100, 128, "float32", False)]
-        repeats = args.repeats or 5
+        timesteps, units, policies, xla = (100,), (128,), ("float32",), (False,)
     else:
-        units = (128, 512) if args.full else (128,)
-        grid = [
-            (t, u, p, j)
-            for t, u, p, j in itertools.product((100, 400), units, ("float32", "mixed_bfloat16"), (False, True))
-        ]
-        repeats = args.repeats or 10
-    if args.timesteps or args.units or args.policy or args.xla:
-        grid = [
-            (t, u, p, j)
-            for t, u, p, j in itertools.product(
-                args.timesteps or (100, 400),
-                args.units or (128,),
-                args.policy or ("float32",),
-                [x == "on" for x in args.xla] if args.xla else (False, True),
-            )
-        ]
+        timesteps, units = (100, 400), ((128, 512) if args.full else (128,))
+        policies, xla = ("float32", "mixed_bfloat16"), (False, True)
+    timesteps = args.timesteps or timesteps
+    units = args.units or units
+    policies = args.policy or policies
+    xla = [x == "on" for x in args.xla] if args.xla else xla
+    return list(itertools.product(timesteps, units, policies, xla))
+
+
+def format_line(row):
+    ours, theirs = row["ours"], row["theirs"]
+    memory = ""
+    if "ours_mem_mb" in row:
+        memory = f"  step peak mem {row['ours_mem_mb']:.0f}/{row['theirs_mem_mb']:.0f} MB"
+    general = ""
+    if "general" in row:
+        general = f"  [general path: train {row['general']['train_ms']:.1f} ms, predict {row['general']['predict_ms']:.1f} ms]"
+    return (
+        f"{ours['layer']:>13} vs {theirs['layer']:<28} T={row['T']:<4} U={row['U']:<4} {row['policy']:<15} "
+        f"xla={'on ' if row['xla'] else 'off'}  train {ours['train_ms']:7.1f}/{theirs['train_ms']:7.1f} ms "
+        f"= {row['train_ratio']:.2f}x  predict {ours['predict_ms']:6.1f}/{theirs['predict_ms']:6.1f} ms "
+        f"= {row['predict_ratio']:.2f}x  {ours['train_gflops']:5.1f} GFLOP/s "
+        f"({100 * row['peak_fraction']:.0f}% of peak)  path: {ours['path']}{memory}{general}"
+    )
+
+
+def markdown_table(rows, peak):
+    lines = [
+        f"fp32 matmul peak measured in the same run: {peak:.0f} GFLOP/s. Ratios are deepkit / Keras "
+        "(below 1 = deepkit faster); times are medians of interleaved repeats.",
+        "",
+        "| layer vs Keras | T | U | policy | XLA | train ms (deepkit / Keras) | train ratio | "
+        "predict ms (deepkit / Keras) | predict ratio | train GFLOP/s (% of peak) | "
+        "train step peak MB (deepkit / Keras) | path |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        ours, theirs = row["ours"], row["theirs"]
+        memory = "-"
+        if "ours_mem_mb" in row:
+            memory = f"{row['ours_mem_mb']:.0f} / {row['theirs_mem_mb']:.0f}"
+        lines.append(
+            f"| {ours['layer']} vs {theirs['layer']} | {row['T']} | {row['U']} | {row['policy']} | "
+            f"{'on' if row['xla'] else 'off'} | {ours['train_ms']:.1f} / {theirs['train_ms']:.1f} | "
+            f"{row['train_ratio']:.2f}x | {ours['predict_ms']:.1f} / {theirs['predict_ms']:.1f} | "
+            f"{row['predict_ratio']:.2f}x | {ours['train_gflops']:.0f} ({100 * row['peak_fraction']:.0f}%) | "
+            f"{memory} | {ours['path']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    repeats = args.repeats or (5 if args.quick else 10)
+    memory = args.memory or ("none" if args.quick else "fp32")
+    grid = configurations(args)
     families = args.family or tuple(PAIRS)
 
     peak = matmul_peak_gflops()
-    print(f"machine: {os.cpu_count()} CPU threads, TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {os.cpu_count()} CPU threads, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+          f"load average {load:.2f} at start")
     print(f"fp32 matmul peak (tf.matmul 2048x2048, same run): {peak:.0f} GFLOP/s")
-    print(f"batch {BATCH}, features {FEATURES}, medians of {repeats} interleaved repeats\n")
+    print(f"batch {BATCH}, features {FEATURES}, medians of {repeats} interleaved repeats\n", flush=True)
 
     rows = []
     for family, (timesteps, units, policy, jit_compile) in itertools.product(families, grid):
-        ours, theirs = bench_config(family, timesteps, units, policy, jit_compile, repeats)
+        results = bench_config(family, timesteps, units, policy, jit_compile, repeats, args.general)
+        ours, theirs = results[:2]
         row = {
             "family": family,
             "T": timesteps,
@@ -216,35 +296,19 @@ def main(argv=None):
             "predict_ratio": ours["predict_ms"] / theirs["predict_ms"],
             "peak_fraction": ours["train_gflops"] / peak,
         }
-        if args.memory and policy == "float32" and not jit_compile:
-            row["ours_mem_mb"] = peak_memory_mb(family, 0, timesteps, units, policy)
-            row["theirs_mem_mb"] = peak_memory_mb(family, 1, timesteps, units, policy)
+        if args.general:
+            row["general"] = results[2]
+        if memory == "all" or (memory == "fp32" and policy == "float32"):
+            row["ours_mem_mb"] = peak_memory_mb(family, 0, timesteps, units, policy, jit_compile)
+            row["theirs_mem_mb"] = peak_memory_mb(family, 1, timesteps, units, policy, jit_compile)
         rows.append(row)
-        memory = ""
-        if "ours_mem_mb" in row:
-            memory = f"  peak mem {row['ours_mem_mb']:.1f}/{row['theirs_mem_mb']:.1f} MB"
-        print(
-            f"{ours['layer']:>13} vs {theirs['layer']:<28} T={timesteps:<4} U={units:<4} {policy:<15} "
-            f"xla={'on ' if jit_compile else 'off'}  train {ours['train_ms']:7.1f}/{theirs['train_ms']:7.1f} ms "
-            f"= {row['train_ratio']:.2f}x  predict {ours['predict_ms']:6.1f}/{theirs['predict_ms']:6.1f} ms "
-            f"= {row['predict_ratio']:.2f}x  {ours['train_gflops']:5.1f} GFLOP/s "
-            f"({100 * row['peak_fraction']:.0f}% of peak)  path: {ours['path']}{memory}",
-            flush=True,
-        )
+        print(format_line(row), flush=True)
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nload average {load:.2f} at the end")
     if args.markdown:
-        print("\n| layer vs Keras | T | U | policy | XLA | train ms (deepkit / Keras) | ratio | "
-              "predict ms | ratio | GFLOP/s (% peak) | path |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
-        for row in rows:
-            ours, theirs = row["ours"], row["theirs"]
-            print(
-                f"| {ours['layer']} vs {theirs['layer']} | {row['T']} | {row['U']} | {row['policy']} | "
-                f"{'on' if row['xla'] else 'off'} | {ours['train_ms']:.1f} / {theirs['train_ms']:.1f} | "
-                f"{row['train_ratio']:.2f}x | {ours['predict_ms']:.1f} / {theirs['predict_ms']:.1f} | "
-                f"{row['predict_ratio']:.2f}x | {ours['train_gflops']:.0f} ({100 * row['peak_fraction']:.0f}%) | "
-                f"{ours['path']} |"
-            )
+        print()
+        print(markdown_table(rows, peak))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"matmul_peak_gflops": peak, "rows": rows}, f, indent=2)

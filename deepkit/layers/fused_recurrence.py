@@ -257,41 +257,48 @@ def _split_peephole(peephole, kind):
     return None
 
 
-def _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, store):
-    """Runs the recurrence. ``store``: ``None`` (final states only), ``"states"``
-    (also every ``h_t``) or ``"gradient"`` (also what the backward pass reads:
-    ``h̃_{t-1} = h_{t-1} ⊙ rdm``, the six factors of :func:`_lstm_step`, and
-    ``c_{t-1}``, ``c_t`` when there are peepholes), each as a TensorArray.
+def _lstm_forward(inputs, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, store, projection=None):
+    """Runs the recurrence over ``inputs``: ``X W + b`` ``(T, batch, 4·units)``, or
+    ``X`` when ``projection`` is ``(W, b)`` (then each step projects its own
+    ``x_t``; see :func:`lstm_sequence`).
 
-    Returns ``(h_T, c_T, TensorArrays)``.
+    ``store``: ``None`` (final states only), ``"states"`` (also every ``h_t``) or
+    ``"gradient"`` (what the backward pass reads: ``h_{t-1}``, the six factors of
+    :func:`_lstm_step`, and ``c_{t-1}`` when there are peepholes), each as a
+    TensorArray. Returns ``(h_T, c_T, TensorArrays)``.
     """
-    steps = _steps(xw)
     peephole = _split_peephole(peephole, kind)
     with_factors = store == "gradient"
-    emit_count = 0 if store is None else 1
-    if with_factors:
-        emit_count += 7 + (2 if kind is not None else 0)
+    emit_count = {None: 0, "states": 1, "gradient": 7 + (kind is not None)}[store]
 
     def step(slices, carry):
         h_prev, c_prev = carry
-        h, c, factors = _lstm_step(slices[0], h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, with_factors)
+        xw_t = slices[0]
+        if projection is not None:
+            xw_t = tf.matmul(xw_t, projection[0]) + projection[1]
+        h, c, factors = _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, with_factors)
         if mask is not None:
             keep = slices[1] > 0
             h = _where(keep, h, h_prev)
             c = _where(keep, c, c_prev)
-        emitted = (h,) if store is not None else ()
+        if store == "states":
+            return (h, c), (h,)
         if with_factors:
-            emitted += (h_prev if rdm is None else h_prev * rdm, *factors)
-            if kind is not None:
-                emitted += (c_prev, c)  # what the peephole gradients multiply
-        return (h, c), emitted
+            # c_{t-1} is what the peephole gradients multiply (c_t is the next step's c_{t-1}).
+            return (h, c), (h_prev, *factors) + ((c_prev,) if kind is not None else ())
+        return (h, c), ()
 
-    sequences = (xw,) if mask is None else (xw, mask)
-    (h, c), arrays = _scan(step, steps, sequences, (h0, c0), (h0,) * emit_count)
+    sequences = (inputs,) if mask is None else (inputs, mask)
+    (h, c), arrays = _scan(step, _steps(inputs), sequences, (h0, c0), (h0,) * emit_count)
     return h, c, arrays
 
 
-def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mask=None, rdm=None):
+def _states_from_previous(previous, last):
+    """``[h_1, ..., h_T]`` from the stacked ``[h_0, ..., h_{T-1}]`` and ``h_T``."""
+    return tf.concat([previous.stack()[1:], last[None]], axis=0)
+
+
+def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mask=None, rdm=None, sequences=True):
     """The peephole LSTM over a whole sequence, with its gradient over the whole sequence.
 
     Args:
@@ -345,27 +352,35 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
     if not _tape_active():
         # Nothing will differentiate this: store nothing for a backward pass.
         xw = _project(x, kernel, bias_arg)
-        _, c, (states,) = _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, "states")
-        return states.stack(), c
+        h, c, arrays = _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, "states" if sequences else None)
+        return (arrays[0].stack() if sequences else h), c
 
     @tf.custom_gradient
     def sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole):
         peephole = None if kind is None else peephole
-        xw = _project(x, kernel, bias)
-        _, c, (states, *saved) = _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, "gradient")
-        states = states.stack()
+        h, c, saved = _lstm_forward(
+            x, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, "gradient", projection=(kernel, bias)
+        )
+        out = _states_from_previous(saved[0], h) if sequences else h
 
-        def grad(d_states, d_c_last):
-            d_states = _zeros_if_none(d_states, states)
+        def grad(d_out, d_c_last):
+            d_out = _zeros_if_none(d_out, out)
             d_c_last = _zeros_if_none(d_c_last, c)
-            return _lstm_backward(d_states, d_c_last, x, kernel, h0, saved, recurrent_kernel, peephole, kind, mask, rdm)
+            d_states, d_h_last = (d_out, tf.zeros_like(h)) if sequences else (None, d_out)
+            return _lstm_backward(
+                d_states, d_h_last, d_c_last, x, kernel, h0, c, saved, recurrent_kernel, peephole, kind, mask, rdm
+            )
 
-        return (states, c), grad
+        return (out, c), grad
 
     return sequence(x, kernel, bias_arg, h0, c0, recurrent_kernel, peephole_arg)
 
 
-def _lstm_backward(d_states, d_c_last, x, kernel, h0, saved, recurrent_kernel, peephole, kind, mask, rdm):
+def _lstm_backward(
+    d_states, d_h_last, d_c_last, x, kernel, h0, c_last, saved, recurrent_kernel, peephole, kind, mask, rdm
+):
+    """The backward loop of :func:`lstm_sequence`. ``d_states`` (the gradient of
+    every ``h_t``) is ``None`` when only ``h_T`` was returned (gradient ``d_h_last``)."""
     units = h0.shape[-1]
     recurrent_t = tf.transpose(recurrent_kernel)
     kernel_t = tf.transpose(kernel)
@@ -376,10 +391,13 @@ def _lstm_backward(d_states, d_c_last, x, kernel, h0, saved, recurrent_kernel, p
         v_if_t, v_o_t = tf.transpose(v_if), tf.transpose(v_o)
 
     def step(slices, carry):
-        d_state, x_t, h_read, ifg_i, ifg_f, ifg_c, out_factor, cell_factor, f = slices[:9]
-        dh, dc, d_recurrent, d_kernel, d_bias, d_peephole = carry
+        if d_states is not None:
+            d_state, *slices = slices
+        x_t, h_prev, ifg_i, ifg_f, ifg_c, out_factor, cell_factor, f = slices[:8]
+        dh, dc, d_recurrent, d_kernel, d_bias, d_peephole, c = carry
         # --- the sequential part ---
-        dh = d_state + dh
+        if d_states is not None:
+            dh = d_state + dh
         if mask is not None:
             m = slices[-1]
             dh_keep, dc_keep = dh * (1 - m), dc * (1 - m)
@@ -405,35 +423,39 @@ def _lstm_backward(d_states, d_c_last, x, kernel, h0, saved, recurrent_kernel, p
             dh_prev = dh_prev + dh_keep
             dc_prev = dc_prev + dc_keep
         # --- beside it: the weight and input gradients of this step ---
+        h_read = h_prev if rdm is None else h_prev * rdm
         d_recurrent = d_recurrent + tf.matmul(h_read, dz, transpose_a=True)
         d_kernel = d_kernel + tf.matmul(x_t, dz, transpose_a=True)
         d_bias = d_bias + dz  # summed over the batch once, after the loop
         if kind == "diagonal":
-            c_prev, c = slices[9:11]
+            c_prev = slices[8]  # and c = c_t, carried from the step after
             d_v_i, d_v_f, d_v_o = d_peephole  # likewise
             d_peephole = (d_v_i + dz_i * c_prev, d_v_f + dz_f * c_prev, d_v_o + dz_o * c)
+            c = c_prev
         elif kind == "full":
-            c_prev, c = slices[9:11]
+            c_prev = slices[8]
             d_peephole = d_peephole + tf.concat(
                 [tf.matmul(c_prev, dz_if, transpose_a=True), tf.matmul(c, dz_o, transpose_a=True)], axis=-1
             )
-        return (dh_prev, dc_prev, d_recurrent, d_kernel, d_bias, d_peephole), (tf.matmul(dz, kernel_t),)
+            c = c_prev
+        return (dh_prev, dc_prev, d_recurrent, d_kernel, d_bias, d_peephole, c), (tf.matmul(dz, kernel_t),)
 
-    sequences = (d_states, x, *saved) + (() if mask is None else (mask,))
+    sequences = (() if d_states is None else (d_states,)) + (x, *saved) + (() if mask is None else (mask,))
     if kind == "diagonal":
         d_peephole = (tf.zeros_like(h0),) * 3
     else:
         d_peephole = tf.zeros([0], x.dtype) if peephole is None else tf.zeros_like(peephole)
     carry = (
-        tf.zeros_like(h0),
+        d_h_last,
         d_c_last,
         tf.zeros_like(recurrent_kernel),
         tf.zeros_like(kernel),
         tf.zeros_like(tf.concat([h0] * 4, axis=-1)),
         d_peephole,
+        c_last,
     )
     carry, (d_x,) = _scan(step, _steps(x), sequences, carry, (x[0],), reverse=True)
-    dh0, dc0, d_recurrent, d_kernel, d_bias, d_peephole = carry
+    dh0, dc0, d_recurrent, d_kernel, d_bias, d_peephole, _ = carry
     if kind == "diagonal":
         d_peephole = tf.reduce_sum(tf.concat(d_peephole, axis=-1), axis=0)
     return d_x.stack(), d_kernel, tf.reduce_sum(d_bias, axis=0), dh0, dc0, d_recurrent, d_peephole
@@ -451,13 +473,10 @@ def run_peephole_lstm(layer, sequences, initial_state, mask, training):
     peephole = None if cell.peephole is None else tf.cast(cell.peephole_kernel, dtype)
     mask = _time_major_mask(layer, mask, dtype)
     rdm = _recurrent_dropout_mask(layer, h0, training)
-    if _tape_active() or layer.return_sequences:
-        states, c = lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, cell.peephole, mask, rdm)
-        h = states[-1]
-    else:
-        xw = _project(x, kernel, bias)
-        h, c, _ = _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, cell.peephole, mask, rdm, None)
-        states = None
+    out, c = lstm_sequence(
+        x, kernel, bias, h0, c0, recurrent_kernel, peephole, cell.peephole, mask, rdm, layer.return_sequences
+    )
+    states, h = (out, out[-1]) if layer.return_sequences else (None, out)
     last, outputs = _outputs(layer, states, mask, h)
     return last, outputs, [h, c]
 
@@ -471,8 +490,8 @@ def _gru_step(xw_t, h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm,
     Without the relevance gate, ``gates_kernel`` is the whole recurrent kernel
     (Γ_u and candidate columns: one matmul) and ``candidate_kernel`` is unused.
     Returns ``(h_t, factors)``; with ``factors``, what the backward step needs
-    (see :func:`gru_sequence`): ``[h̃, (ĥ - h_{t-1}) Γ_u(1-Γ_u), Γ_u(1-ĥ²), 1-Γ_u,
-    h̃ Γ_r(1-Γ_r), Γ_r, Γ_r ⊙ h̃]`` (without Γ_r: the first four).
+    (see :func:`gru_sequence`): ``[(ĥ - h_{t-1}) Γ_u(1-Γ_u), Γ_u(1-ĥ²), 1-Γ_u,
+    h̃ Γ_r(1-Γ_r), Γ_r]`` (without Γ_r: the first three).
     """
     units = h_prev.shape[-1]
     h_read = h_prev if rdm is None else h_prev * rdm
@@ -491,8 +510,8 @@ def _gru_step(xw_t, h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm,
         return h, None
     pieces = [(candidate - h_prev) * update * (1 - update), update * (1 - candidate * candidate), 1 - update]
     if relevance_gate:
-        pieces += [h_read * relevance * (1 - relevance), relevance, recurrent_input]
-    return h, [h_read] + pieces
+        pieces += [h_read * relevance * (1 - relevance), relevance]
+    return h, pieces
 
 
 def _gru_kernels(recurrent_kernel, relevance_gate):
@@ -502,28 +521,35 @@ def _gru_kernels(recurrent_kernel, relevance_gate):
     return recurrent_kernel[:, : 2 * units], recurrent_kernel[:, 2 * units :]
 
 
-def _gru_forward(xw, h0, recurrent_kernel, relevance_gate, mask, rdm, store):
-    """Runs the recurrence; ``store`` as in :func:`_lstm_forward`, the backward
-    pass reading the factors of :func:`_gru_step`. Returns ``(h_T, TensorArrays)``."""
+def _gru_forward(inputs, h0, recurrent_kernel, relevance_gate, mask, rdm, store, projection=None):
+    """Runs the recurrence; ``inputs``, ``projection`` and ``store`` as in
+    :func:`_lstm_forward`, the backward pass reading ``h_{t-1}`` and the factors
+    of :func:`_gru_step`. Returns ``(h_T, TensorArrays)``."""
     gates_kernel, candidate_kernel = _gru_kernels(recurrent_kernel, relevance_gate)
-    with_factors = store == "gradient"
-    emit_count = 0 if store is None else 1
-    if with_factors:
-        emit_count += 7 if relevance_gate else 4
+    emit_count = {None: 0, "states": 1, "gradient": 6 if relevance_gate else 4}[store]
 
     def step(slices, carry):
         (h_prev,) = carry
-        h, factors = _gru_step(slices[0], h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm, with_factors)
+        xw_t = slices[0]
+        if projection is not None:
+            xw_t = tf.matmul(xw_t, projection[0]) + projection[1]
+        h, factors = _gru_step(
+            xw_t, h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm, store == "gradient"
+        )
         if mask is not None:
             h = _where(slices[1] > 0, h, h_prev)
-        return (h,), ((h,) if store is not None else ()) + (tuple(factors) if with_factors else ())
+        if store == "states":
+            return (h,), (h,)
+        if store == "gradient":
+            return (h,), (h_prev, *factors)
+        return (h,), ()
 
-    sequences = (xw,) if mask is None else (xw, mask)
-    (h,), arrays = _scan(step, _steps(xw), sequences, (h0,), (h0,) * emit_count)
+    sequences = (inputs,) if mask is None else (inputs, mask)
+    (h,), arrays = _scan(step, _steps(inputs), sequences, (h0,), (h0,) * emit_count)
     return h, arrays
 
 
-def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=None, rdm=None):
+def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=None, rdm=None, sequences=True):
     """The GRU with relevance gate over a whole sequence, with its whole-sequence gradient.
 
     Args:
@@ -558,41 +584,49 @@ def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=Non
 
     if not _tape_active():
         xw = _project(x, kernel, bias_arg)
-        _, (states,) = _gru_forward(xw, h0, recurrent_kernel, relevance_gate, mask, rdm, "states")
-        return states.stack()
+        h, arrays = _gru_forward(xw, h0, recurrent_kernel, relevance_gate, mask, rdm, "states" if sequences else None)
+        return arrays[0].stack() if sequences else h
 
     @tf.custom_gradient
     def sequence(x, kernel, bias, h0, recurrent_kernel):
-        xw = _project(x, kernel, bias)
-        _, (states, *saved) = _gru_forward(xw, h0, recurrent_kernel, relevance_gate, mask, rdm, "gradient")
-        states = states.stack()
+        h, saved = _gru_forward(
+            x, h0, recurrent_kernel, relevance_gate, mask, rdm, "gradient", projection=(kernel, bias)
+        )
+        out = _states_from_previous(saved[0], h) if sequences else h
 
-        def grad(d_states):
-            return _gru_backward(d_states, x, kernel, h0, saved, recurrent_kernel, relevance_gate, mask, rdm)
+        def grad(d_out):
+            d_states, d_h_last = (d_out, tf.zeros_like(h)) if sequences else (None, d_out)
+            return _gru_backward(
+                d_states, d_h_last, x, kernel, h0, saved, recurrent_kernel, relevance_gate, mask, rdm
+            )
 
-        return states, grad
+        return out, grad
 
     return sequence(x, kernel, bias_arg, h0, recurrent_kernel)
 
 
-def _gru_backward(d_states, x, kernel, h0, saved, recurrent_kernel, relevance_gate, mask, rdm):
+def _gru_backward(d_states, d_h_last, x, kernel, h0, saved, recurrent_kernel, relevance_gate, mask, rdm):
+    """The backward loop of :func:`gru_sequence`; ``d_states`` as in :func:`_lstm_backward`."""
     gates_kernel, candidate_kernel = _gru_kernels(recurrent_kernel, relevance_gate)
     gates_t = tf.transpose(gates_kernel)
     candidate_t = tf.transpose(candidate_kernel)
     kernel_t = tf.transpose(kernel)
 
     def step(slices, carry):
-        d_state, x_t, h_read, update_factor, candidate_factor, keep_factor = slices[:6]
+        if d_states is not None:
+            d_state, *slices = slices
+        x_t, h_prev, update_factor, candidate_factor, keep_factor = slices[:5]
         dh, d_recurrent, d_kernel, d_bias = carry
         # --- the sequential part ---
-        dh = d_state + dh
+        if d_states is not None:
+            dh = d_state + dh
         if mask is not None:
             dh_keep = dh * (1 - slices[-1])
             dh = dh * slices[-1]
         dz_u = dh * update_factor
         dz_c = dh * candidate_factor
         if relevance_gate:
-            relevance_factor, relevance, recurrent_input = slices[6:9]
+            relevance_factor, relevance = slices[5:7]
             dq = tf.matmul(dz_c, candidate_t)
             dz_r = dq * relevance_factor
             dz_g = tf.concat([dz_u, dz_r], axis=-1)
@@ -607,7 +641,9 @@ def _gru_backward(d_states, x, kernel, h0, saved, recurrent_kernel, relevance_ga
         if mask is not None:
             dh_prev = dh_prev + dh_keep
         # --- beside it: the weight and input gradients of this step ---
+        h_read = h_prev if rdm is None else h_prev * rdm
         if relevance_gate:
+            recurrent_input = relevance * h_read
             d_recurrent = d_recurrent + tf.concat(
                 [tf.matmul(h_read, dz_g, transpose_a=True), tf.matmul(recurrent_input, dz_c, transpose_a=True)],
                 axis=-1,
@@ -618,9 +654,9 @@ def _gru_backward(d_states, x, kernel, h0, saved, recurrent_kernel, relevance_ga
         d_bias = d_bias + dz  # summed over the batch once, after the loop
         return (dh_prev, d_recurrent, d_kernel, d_bias), (tf.matmul(dz, kernel_t),)
 
-    sequences = (d_states, x, *saved) + (() if mask is None else (mask,))
+    sequences = (() if d_states is None else (d_states,)) + (x, *saved) + (() if mask is None else (mask,))
     d_bias = tf.zeros_like(tf.concat([h0] * (recurrent_kernel.shape[-1] // h0.shape[-1]), axis=-1))
-    carry = (tf.zeros_like(h0), tf.zeros_like(recurrent_kernel), tf.zeros_like(kernel), d_bias)
+    carry = (d_h_last, tf.zeros_like(recurrent_kernel), tf.zeros_like(kernel), d_bias)
     (dh0, d_recurrent, d_kernel, d_bias), (d_x,) = _scan(step, _steps(x), sequences, carry, (x[0],), reverse=True)
     return d_x.stack(), d_kernel, tf.reduce_sum(d_bias, axis=0), dh0, d_recurrent
 
@@ -636,11 +672,7 @@ def run_relevance_gru(layer, sequences, initial_state, mask, training):
     recurrent_kernel = tf.cast(cell.recurrent_kernel, dtype)
     mask = _time_major_mask(layer, mask, dtype)
     rdm = _recurrent_dropout_mask(layer, h0, training)
-    if _tape_active() or layer.return_sequences:
-        states = gru_sequence(x, kernel, bias, h0, recurrent_kernel, cell.relevance_gate, mask, rdm)
-        h = states[-1]
-    else:
-        h, _ = _gru_forward(_project(x, kernel, bias), h0, recurrent_kernel, cell.relevance_gate, mask, rdm, None)
-        states = None
+    out = gru_sequence(x, kernel, bias, h0, recurrent_kernel, cell.relevance_gate, mask, rdm, layer.return_sequences)
+    states, h = (out, out[-1]) if layer.return_sequences else (None, out)
     last, outputs = _outputs(layer, states, mask, h)
     return last, outputs, [h]
