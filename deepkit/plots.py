@@ -50,31 +50,43 @@ def image_grid(images, path, title="", columns=None, row_titles=None):
 
 
 def scatter_codes(codes, labels, path, title="2-D codes"):
-    """Codes (N, 2) coloured by label."""
-    figure, axis = plt.subplots(figsize=(5, 4.5))
-    points = axis.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=6)
-    figure.colorbar(points, ax=axis, label="label")
-    axis.set_title(title)
-    return _save(figure, path)
+    """Codes (N, 2) coloured by label; ``codes`` may be ``{panel title: codes}`` for side-by-side panels."""
+    panels = codes if isinstance(codes, dict) else {title: codes}
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels) + 0.8, 4.2), squeeze=False)
+    for axis, (panel, points) in zip(axes[0], panels.items()):
+        scattered = axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=6)
+        axis.set_title(panel if len(panels) > 1 else title, fontsize=10)
+    figure.colorbar(scattered, ax=list(axes[0]), label="label", ticks=range(10))
+    if len(panels) > 1:
+        figure.suptitle(title)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
 
 
-def series(path, title, lines, xlabel="step"):
-    """Lines given as ``{label: (x, y)}`` on one axis."""
+def series(path, title, lines, xlabel="step", log=False):
+    """Lines given as ``{label: (x, y)}`` on one axis (``log``: logarithmic y axis)."""
     figure, axis = plt.subplots(figsize=(8, 3.5))
     for label, (x, y) in lines.items():
         axis.plot(x, y, label=label)
+    if log:
+        axis.set_yscale("log")
     axis.set_title(title)
     axis.set_xlabel(xlabel)
     axis.legend()
     return _save(figure, path)
 
 
-def bars(path, title, values, ylabel):
-    """A bar per entry of ``{label: value}``."""
-    figure, axis = plt.subplots(figsize=(max(4, 1.3 * len(values)), 3.5))
-    axis.bar(list(values), list(values.values()))
-    axis.set_title(title)
-    axis.set_ylabel(ylabel)
+def bar_panels(path, title, panels):
+    """One panel of bars per ``{panel title: {bar label: value}}``, each bar labelled with its value."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    for axis, (panel, values) in zip(axes[0], panels.items()):
+        bars = axis.bar(range(len(values)), list(values.values()), color=[f"C{i % 2}" for i in range(len(values))])
+        axis.bar_label(bars, fmt="%.3g", fontsize=8)
+        axis.set_xticks(range(len(values)), [label.replace(" ", "\n", 1) for label in values], fontsize=8)
+        axis.set_title(panel, fontsize=9)
+        axis.margins(y=0.15)
+    figure.suptitle(title)
     return _save(figure, path)
 
 

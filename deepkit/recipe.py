@@ -371,6 +371,8 @@ def run(module, args, parser):
     try:
         return module.train_and_evaluate(config, workdir)
     except (ConnectionError, ImportError) as error:
+        if not str(error).startswith("deepkit.data"):
+            raise  # a bug, not data that cannot be had: keep the traceback
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         sys.exit(1)
 

@@ -86,15 +86,14 @@ def train_and_evaluate(config, workdir):
     train = data.batched(tf.data.Dataset.from_tensor_slices(x_train), config.batch_size, shuffle_seed=config.seed)
     test = data.batched(tf.data.Dataset.from_tensor_slices(x_test), 512)
 
-    metrics, rows, titles, exported = {}, [x_test[:10]], ["input"], None
+    metrics, codes, rows, titles, exported = {}, {}, [x_test[:10]], ["input"], None
     masked = np.asarray(Corruption("masking", config.corruption_amount, seed=1)(x_test[:10], training=True))
     for kind in KINDS:
         model = build(config, kind, x_train.shape[1])
         history = run.fit(model, train, validation=test, subdir=kind)
         reconstructions = model.predict(x_test, verbose=0)
         metrics[f"{kind}_test_mse"] = np.mean((reconstructions - x_test) ** 2)
-        codes = model.encode(x_test).numpy()
-        plots.scatter_codes(codes, y_test, os.path.join(workdir, f"codes_{kind}.png"), f"{kind} autoencoder: 2-D codes")
+        codes[kind] = model.encode(x_test).numpy()
         if kind == "denoising":
             rows += [masked, model.predict(masked, verbose=0)]
             titles += ["masked input", "denoised"]
@@ -103,6 +102,8 @@ def train_and_evaluate(config, workdir):
             titles.append(kind)
         if kind == config.export_kind:
             exported, exported_history = model, history
+    if config.code_dim == 2:
+        plots.scatter_codes(codes, y_test, os.path.join(workdir, "codes.png"), "2-D codes of the test digits")
     plots.image_grid(
         np.concatenate(rows).reshape(-1, *shape), os.path.join(workdir, "reconstructions.png"),
         "test digits and their reconstructions", columns=10, row_titles=titles,

@@ -53,7 +53,7 @@ def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
     train_values = data.load_arrays(config.data, "train")["value"]
     test_values = data.load_arrays(config.data, "test")["value"]
-    mean, std = train_values.mean(), train_values.std()
+    mean, std = float(train_values.mean()), float(train_values.std())
     scale = lambda v: (v - mean) / std  # noqa: E731
 
     # Test windows start in the training tail so that every test step gets a forecast.
@@ -63,6 +63,13 @@ def train_and_evaluate(config, workdir):
 
     model = build_model(config)
     history = run.fit(model, train, validation=test)
+
+    # The served model takes and returns the series' own units: the standardisation
+    # with the training statistics is part of it.
+    history_values = keras.Input((config.window, 1), name="history")
+    standardised = keras.layers.Rescaling(1 / std, offset=-mean / std)(history_values)
+    forecast = keras.layers.Rescaling(std, offset=mean)(model(standardised))
+    serving_model = keras.Model(history_values, forecast, name="forecast")
 
     predictions = model.predict(test, verbose=0)[:, 0] * std + mean
     actual = test_values
@@ -80,7 +87,7 @@ def train_and_evaluate(config, workdir):
         f"{config.data}: one-step forecasts (test MAE {metrics['mae']:.3g}, persistence {metrics['persistence_mae']:.3g})",
         train_values, actual, {"PeepholeLSTM": predictions, "persistence (x_t)": persistence},
     )
-    return run.finish(model, metrics, history)
+    return run.finish(serving_model, metrics, history)
 
 
 def main(argv=None):

@@ -100,7 +100,7 @@ def train_and_evaluate(config, workdir):
     loss, accuracy = classifier.evaluate(test, verbose=0)
     majority = max(test_labels.mean(), 1 - test_labels.mean())
     baseline = build_bag_of_words(config, vectorizer.vocabulary_size())
-    baseline.fit(train, epochs=config.epochs, verbose=0)
+    baseline.fit(train, epochs=config.epochs, shuffle=False, verbose=0)  # the pipeline shuffles
     _, baseline_accuracy = baseline.evaluate(test, verbose=0)
 
     # The served model takes raw strings: vectorizer + classifier in one graph.

@@ -109,26 +109,36 @@ def train_and_evaluate(config, workdir):
                 metrics[f"adding_{cell}_solved_fraction"] = np.mean(errors < config.tolerance)
                 if peephole is not None:
                     exported, exported_history = model, history
+            else:  # the delay is right to the step when the error is under half a step
+                metrics[f"spike_delay_{cell}_exact_fraction"] = np.mean(errors * config.timesteps < 0.5)
             curves[f"{task}, {cell}"] = history.history["val_mae"]
     metrics["adding_mean_baseline_mae"] = _mean_baseline(config)
 
     plots.series(
         os.path.join(workdir, "validation_mae.png"),
-        f"validation MAE per epoch, T={config.timesteps}",
+        f"validation MAE per epoch, T={config.timesteps} (log scale)",
         {label: (np.arange(1, len(values) + 1), values) for label, values in curves.items()},
-        xlabel="epoch",
+        xlabel="epoch", log=True,
     )
-    plots.bars(
+    plots.bar_panels(
         os.path.join(workdir, "comparison.png"),
-        f"test MAE, T={config.timesteps} (lower is better)",
-        {key.replace("_mae", "").replace("_", " "): metrics[key] for key in metrics if key.endswith("_mae")},
-        "MAE",
+        f"peephole vs plain LSTM, T={config.timesteps}, {config.units} units, {config.epochs} epochs",
+        {
+            f"adding problem: solved (|error| < {config.tolerance})": {
+                cell: metrics[f"adding_{cell}_solved_fraction"] for cell in ("peephole", "plain")},
+            "spike delay: exact to the step": {
+                cell: metrics[f"spike_delay_{cell}_exact_fraction"] for cell in ("peephole", "plain")},
+            "test MAE (no-memory adding baseline: %.2f)" % metrics["adding_mean_baseline_mae"]: {
+                f"{task} {cell}": metrics[f"{task}_{cell}_mae"] for task in ("adding", "spike_delay")
+                for cell in ("peephole", "plain")},
+        },
     )
-    print("\n            adding MAE   adding solved (<{:.2f})   spike-delay MAE".format(config.tolerance))
+    print(f"\n{'':>10}  {'adding MAE':>10}  {f'adding solved (<{config.tolerance})':>21}  {'spike-delay MAE':>15}"
+          f"  {'spike delay exact':>17}")
     for cell in ("peephole", "plain"):
         print(
-            f"{cell:>10}  {metrics[f'adding_{cell}_mae']:10.4f}   {metrics[f'adding_{cell}_solved_fraction']:22.1%}"
-            f"   {metrics[f'spike_delay_{cell}_mae']:15.4f}"
+            f"{cell:>10}  {metrics[f'adding_{cell}_mae']:10.4f}  {metrics[f'adding_{cell}_solved_fraction']:21.1%}"
+            f"  {metrics[f'spike_delay_{cell}_mae']:15.4f}  {metrics[f'spike_delay_{cell}_exact_fraction']:17.1%}"
         )
     return run.finish(exported, metrics, exported_history, "adding problem, peephole LSTM: training")
 
