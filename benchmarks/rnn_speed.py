@@ -11,8 +11,9 @@ the training step's achieved GFLOP/s (matmul FLOPs only, see `train_flops`),
 which path each deepkit layer took ("fast" or "general (why)"), and the peak
 memory of a training step.
 
-Pairs: PeepholeLSTM (peephole="diagonal", the default) vs keras.layers.LSTM, and
-RelevanceGRU vs keras.layers.GRU(reset_after=False). Batch 64, 32 features.
+Pairs: PeepholeLSTM (peephole="diagonal", the default) vs keras.layers.LSTM,
+RelevanceGRU vs keras.layers.GRU(reset_after=False), and PeepholeLSTM(peephole=None)
+(the same maths as keras.layers.LSTM) vs keras.layers.LSTM. Batch 64, 32 features.
 
 Memory: TensorFlow's default CPU allocator keeps no statistics
 (`tf.config.experimental.get_memory_info` returns zeros), and the process RSS
@@ -27,7 +28,7 @@ bytes allocated above those allocated before them are reported (MiB).
     python benchmarks/rnn_speed.py --markdown    # also a table for README.md
     python benchmarks/rnn_speed.py --general     # also time deepkit forced onto the general path
 
-Filters (repeatable): --family lstm|gru, --timesteps T, --units U, --policy P, --xla on|off.
+Filters (repeatable): --family lstm|gru|lstm-no-peephole, --timesteps T, --units U, --policy P, --xla on|off.
 Timings on a shared machine are noisy: compare the ratios, which are measured
 interleaved in one process, and re-run when the load (`uptime`) is low.
 """
@@ -61,8 +62,13 @@ PAIRS = {
         ("RelevanceGRU", lambda units: RelevanceGRU(units)),
         ("keras.GRU(reset_after=False)", lambda units: keras.layers.GRU(units, reset_after=False)),
     ),
+    # The same maths as keras.layers.LSTM: separates the loop's cost from the peepholes'.
+    "lstm-no-peephole": (
+        ("PeepholeLSTM(peephole=None)", lambda units: PeepholeLSTM(units, peephole=None)),
+        ("keras.LSTM", lambda units: keras.layers.LSTM(units)),
+    ),
 }
-GATES = {"lstm": 4, "gru": 3}
+GATES = {"lstm": 4, "gru": 3, "lstm-no-peephole": 4}
 
 
 def matmul_peak_gflops(size=2048, repeats=10):
@@ -231,9 +237,10 @@ def format_line(row):
         memory = f"  step peak mem {row['ours_mem_mb']:.0f}/{row['theirs_mem_mb']:.0f} MB"
     general = ""
     if "general" in row:
-        general = f"  [general path: train {row['general']['train_ms']:.1f} ms, predict {row['general']['predict_ms']:.1f} ms]"
+        times = row["general"]
+        general = f"  [general path: train {times['train_ms']:.1f} ms, predict {times['predict_ms']:.1f} ms]"
     return (
-        f"{ours['layer']:>13} vs {theirs['layer']:<28} T={row['T']:<4} U={row['U']:<4} {row['policy']:<15} "
+        f"{ours['layer']:>27} vs {theirs['layer']:<28} T={row['T']:<4} U={row['U']:<4} {row['policy']:<15} "
         f"xla={'on ' if row['xla'] else 'off'}  train {ours['train_ms']:7.1f}/{theirs['train_ms']:7.1f} ms "
         f"= {row['train_ratio']:.2f}x  predict {ours['predict_ms']:6.1f}/{theirs['predict_ms']:6.1f} ms "
         f"= {row['predict_ratio']:.2f}x  {ours['train_gflops']:5.1f} GFLOP/s "

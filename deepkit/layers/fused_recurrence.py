@@ -1,54 +1,53 @@
 """Fast path of deepkit's recurrent layers: the whole sequence as one differentiable op.
 
 ``keras.layers.RNN`` runs the cell once per time step inside a ``tf.while_loop``
-and lets TensorFlow differentiate that loop. On a CPU that is slow for three
-reasons: the input projection ``x_t W`` is a small matmul per step; the
-backward loop also forms the weight gradients per step (``h_{t-1}ᵀ dz_t`` is a
-(units × batch)·(batch × 4·units) product T times over); and autodiff of a
-while loop keeps many per-step intermediates on stacks.
+and lets TensorFlow differentiate that loop: autodiff keeps every per-step
+intermediate on stacks and replays the cell's ops one by one backwards. Here:
 
-Here, instead:
-
-1. ``X W + b`` for all steps is one GEMM before the loop (and its gradients
-   ``dX = dZ Wᵀ``, ``dW = Xᵀ dZ``, ``db = Σ dZ`` are ordinary autodiff of that
-   GEMM, i.e. one GEMM each);
-2. the recurrence is a raw ``tf.while_loop`` with a static trip count
-   (``maximum_iterations=T``) that stores only the gate activations, so it
-   compiles under XLA (``jit_compile=True``) as well as running in graph mode;
-3. its gradient is a ``tf.custom_gradient`` over the whole sequence: a second
-   while loop runs only the sequential part (``dh_{t-1} = dz_t Uᵀ`` and the gate
-   derivatives, whose step-independent factors are computed for all steps at
-   once beforehand), and the recurrent and peephole weight gradients are single
-   GEMMs / reductions over all steps afterwards.
-
-When no gradient tape is recording (``predict``, serving), the loop stores
-nothing but what the outputs need.
+1. the recurrence is a raw ``tf.while_loop`` (:func:`_scan`) with a static trip
+   count (``maximum_iterations=T``), so that it compiles under XLA
+   (``jit_compile=True``) forward and backward, and runs in graph mode;
+2. its gradient is a ``tf.custom_gradient`` over the whole sequence
+   (:func:`lstm_sequence`, :func:`gru_sequence`): the forward step stores only
+   the factors of its own derivative that do not depend on the incoming
+   gradient (formed where the gate values are at hand), and a second while loop
+   runs the sequential part of the backward pass (gate derivatives and
+   ``dh_{t-1} = dz_t Uᵀ``), with the weight gradients accumulated beside that
+   chain rather than on it;
+3. the gradient of the inputs is only formed when a tape watches them (not for
+   a model's first layer), and only ``h_T`` leaves the op when the layer does
+   not return sequences;
+4. without a recording tape (``predict``, serving) the loop stores nothing, and
+   ``X W + b`` for all steps is one GEMM before it. While training, each step
+   projects its own ``x_t`` instead: a hoisted ``(T, batch, 4·units)``
+   projection cost as much memory as four saved activations and measured no
+   faster here.
 
 The forward equations mirror :func:`~deepkit.layers.peephole_lstm_step` and
-:func:`~deepkit.layers.relevance_gru_step` (the tests in
-``tests/layers/test_fast_path.py`` pin both paths to each other, values and
-gradients); the backward equations are written out in
-:func:`lstm_sequence` and :func:`gru_sequence`.
+:func:`~deepkit.layers.relevance_gru_step` (``tests/layers/test_fast_path.py``
+pins the two paths to each other, values and gradients, and the gradients to
+finite differences); the backward equations are written out in the docstrings
+of :func:`lstm_sequence` and :func:`gru_sequence`.
 
 The fast path covers the layers' defaults and most options: masks (right or
 left padded), ``go_backwards``, initial and ``stateful`` states,
-``return_sequences``, dropout and recurrent dropout (the cell's per-sequence
-masks), every peephole kind, ``relevance_gate`` on and off, any float dtype
-policy. It needs the TensorFlow backend, ``activation="tanh"``,
-``recurrent_activation="sigmoid"`` and ``unroll=False``; otherwise the layer
-takes Keras' general loop. To force the general path (to compare, or to rule
-the fast path out while debugging)::
+``return_sequences``, ``zero_output_for_mask``, dropout and recurrent dropout
+(the cell's per-sequence masks), every peephole kind, ``relevance_gate`` on and
+off, any float dtype policy. It needs the TensorFlow backend,
+``activation="tanh"``, ``recurrent_activation="sigmoid"`` and ``unroll=False``;
+otherwise the layer takes Keras' general loop. To force the general path (to
+compare, or to rule the fast path out while debugging)::
 
     with deepkit.layers.fused_recurrence.general_path():
         model.fit(...)          # traced while inside the block
 
 or set ``deepkit.layers.fused_recurrence.FAST_PATH_ENABLED = False``. The
 choice is made when a layer's call is traced. ``layer.execution_path()`` says
-which path its last call took, and why not the fast one.
+which path its last traced call took, and why not the fast one.
 
 This module uses TensorFlow directly (``tf.while_loop``, ``tf.custom_gradient``):
 it is the TensorFlow backend's implementation, as ``keras.layers.LSTM``'s cuDNN
-path is. Every op in it has CPU, GPU and XLA kernels.
+path is. Every op in it has CPU, GPU and XLA kernels; none is cuDNN's.
 """
 
 import contextlib
@@ -56,12 +55,22 @@ import contextlib
 import keras
 import tensorflow as tf
 
-try:  # Whether a GradientTape is recording; private, so its absence is tolerated.
+try:  # Whether a GradientTape is recording (at all / through a tensor); private,
+    # so their absence is tolerated: then everything is assumed to need a gradient.
     from tensorflow.python.eager.record import could_possibly_record as _tape_active
+    from tensorflow.python.eager.record import should_record_backprop as _should_record
 except ImportError:  # pragma: no cover - depends on the TensorFlow version
 
     def _tape_active():
         return True
+
+    def _should_record(tensors):
+        return True
+
+
+def _needs_gradient(tensor):
+    """Whether a recording tape watches ``tensor`` (the first layer's inputs are not)."""
+    return bool(_should_record([tensor]))
 
 
 FAST_PATH_ENABLED = True
@@ -245,7 +254,14 @@ def _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, fact
     h = o * tanh_c
     if not factors:
         return h, c, None
-    return h, c, [g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tanh_c * o * (1 - o), o * (1 - tanh_c * tanh_c), f]
+    return h, c, [
+        g * i * (1 - i),
+        c_prev * f * (1 - f),
+        i * (1 - g * g),
+        tanh_c * o * (1 - o),
+        o * (1 - tanh_c * tanh_c),
+        f,
+    ]
 
 
 def _split_peephole(peephole, kind):
@@ -312,13 +328,14 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
             carried over unchanged.
         rdm: recurrent-dropout mask ``(batch, units)`` applied to ``h_{t-1}`` where
             it enters ``U``, or ``None``.
+        sequences: whether to return every ``h_t`` or only ``h_T``.
 
     Returns:
-        ``(H, c_T)``: the state ``h_t`` after every step, ``(T, batch, units)``,
-        and the final cell state.
+        ``(H, c_T)``: the state ``h_t`` after every step, ``(T, batch, units)``
+        (or only ``h_T`` without ``sequences``), and the final cell state.
 
-    Forward: ``X W + b`` for all steps is one GEMM; the loop then does
-    ``h_{t-1} U`` and the gate elementwise work, and stores, per step, the
+    Forward: per step ``z = x_t W + b + h_{t-1} U`` and the gate elementwise
+    work; the step stores ``h_{t-1}``, ``c_{t-1}`` (with peepholes) and the
     factors of the backward step that do not depend on the incoming gradient.
 
     Backward pass. With ``m_t`` the mask, ``dh``/``dc`` the gradients reaching the
@@ -342,9 +359,11 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
         dv_i += dz_i ⊙ c_{t-1},  dv_f += dz_f ⊙ c_{t-1},  dv_o += dz_o ⊙ c_t     (summed likewise)
         dV_if += c_{t-1}ᵀ [dz_i, dz_f],  dV_o += c_tᵀ dz_o                       (full)
 
-    (On this project's 2-core CPU that measured faster than forming them as
-    single GEMMs over all steps after the loop: those GEMMs are tall and thin,
-    bound by memory, and could only start once the loop had finished.)
+    (On this project's 2-core CPU, without XLA, that measured 10-15 % faster than
+    forming them after the loop as single GEMMs over all steps, which are tall,
+    thin, bound by memory and can only start once the loop has finished; under
+    XLA, which runs one op at a time, the GEMMs after the loop were ~10 % faster.
+    The accumulators also need no ``(T, batch, 4·units)`` buffer of ``dz``.)
     """
     bias_arg = tf.zeros([kernel.shape[-1]], x.dtype) if bias is None else bias
     peephole_arg = tf.zeros([0], x.dtype) if peephole is None else peephole
@@ -352,8 +371,11 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
     if not _tape_active():
         # Nothing will differentiate this: store nothing for a backward pass.
         xw = _project(x, kernel, bias_arg)
-        h, c, arrays = _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, "states" if sequences else None)
+        store = "states" if sequences else None
+        h, c, arrays = _lstm_forward(xw, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, store)
         return (arrays[0].stack() if sequences else h), c
+
+    with_dx = _needs_gradient(x)  # else the backward loop skips dz Wᵀ
 
     @tf.custom_gradient
     def sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole):
@@ -368,7 +390,8 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
             d_c_last = _zeros_if_none(d_c_last, c)
             d_states, d_h_last = (d_out, tf.zeros_like(h)) if sequences else (None, d_out)
             return _lstm_backward(
-                d_states, d_h_last, d_c_last, x, kernel, h0, c, saved, recurrent_kernel, peephole, kind, mask, rdm
+                d_states, d_h_last, d_c_last, x, kernel, h0, c, saved, recurrent_kernel, peephole, kind, mask, rdm,
+                with_dx,
             )
 
         return (out, c), grad
@@ -377,10 +400,11 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
 
 
 def _lstm_backward(
-    d_states, d_h_last, d_c_last, x, kernel, h0, c_last, saved, recurrent_kernel, peephole, kind, mask, rdm
+    d_states, d_h_last, d_c_last, x, kernel, h0, c_last, saved, recurrent_kernel, peephole, kind, mask, rdm, with_dx
 ):
     """The backward loop of :func:`lstm_sequence`. ``d_states`` (the gradient of
-    every ``h_t``) is ``None`` when only ``h_T`` was returned (gradient ``d_h_last``)."""
+    every ``h_t``) is ``None`` when only ``h_T`` was returned (gradient ``d_h_last``);
+    without ``with_dx`` the gradient of ``x`` is not formed (``None``)."""
     units = h0.shape[-1]
     recurrent_t = tf.transpose(recurrent_kernel)
     kernel_t = tf.transpose(kernel)
@@ -438,7 +462,9 @@ def _lstm_backward(
                 [tf.matmul(c_prev, dz_if, transpose_a=True), tf.matmul(c, dz_o, transpose_a=True)], axis=-1
             )
             c = c_prev
-        return (dh_prev, dc_prev, d_recurrent, d_kernel, d_bias, d_peephole, c), (tf.matmul(dz, kernel_t),)
+        return (dh_prev, dc_prev, d_recurrent, d_kernel, d_bias, d_peephole, c), (
+            (tf.matmul(dz, kernel_t),) if with_dx else ()
+        )
 
     sequences = (() if d_states is None else (d_states,)) + (x, *saved) + (() if mask is None else (mask,))
     if kind == "diagonal":
@@ -454,11 +480,12 @@ def _lstm_backward(
         d_peephole,
         c_last,
     )
-    carry, (d_x,) = _scan(step, _steps(x), sequences, carry, (x[0],), reverse=True)
+    carry, d_x = _scan(step, _steps(x), sequences, carry, (x[0],) if with_dx else (), reverse=True)
     dh0, dc0, d_recurrent, d_kernel, d_bias, d_peephole, _ = carry
     if kind == "diagonal":
         d_peephole = tf.reduce_sum(tf.concat(d_peephole, axis=-1), axis=0)
-    return d_x.stack(), d_kernel, tf.reduce_sum(d_bias, axis=0), dh0, dc0, d_recurrent, d_peephole
+    d_x = d_x[0].stack() if with_dx else None
+    return d_x, d_kernel, tf.reduce_sum(d_bias, axis=0), dh0, dc0, d_recurrent, d_peephole
 
 
 def run_peephole_lstm(layer, sequences, initial_state, mask, training):
@@ -559,10 +586,10 @@ def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=Non
         h0: initial state ``(batch, units)``.
         recurrent_kernel: ``(units, k·units)``.
         relevance_gate: whether Γ_r is present.
-        mask, rdm: as in :func:`lstm_sequence`.
+        mask, rdm, sequences: as in :func:`lstm_sequence`.
 
     Returns:
-        ``H``, the state after every step, ``(T, batch, units)``.
+        ``H``, the state after every step, ``(T, batch, units)``, or only ``h_T``.
 
     Backward pass, for one step, with ``dh`` the gradient reaching ``h_t``
     (masked as in :func:`lstm_sequence`) and ``h̃ = h_{t-1} ⊙ rdm``. Sequential::
@@ -587,6 +614,8 @@ def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=Non
         h, arrays = _gru_forward(xw, h0, recurrent_kernel, relevance_gate, mask, rdm, "states" if sequences else None)
         return arrays[0].stack() if sequences else h
 
+    with_dx = _needs_gradient(x)
+
     @tf.custom_gradient
     def sequence(x, kernel, bias, h0, recurrent_kernel):
         h, saved = _gru_forward(
@@ -597,7 +626,7 @@ def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=Non
         def grad(d_out):
             d_states, d_h_last = (d_out, tf.zeros_like(h)) if sequences else (None, d_out)
             return _gru_backward(
-                d_states, d_h_last, x, kernel, h0, saved, recurrent_kernel, relevance_gate, mask, rdm
+                d_states, d_h_last, x, kernel, h0, saved, recurrent_kernel, relevance_gate, mask, rdm, with_dx
             )
 
         return out, grad
@@ -605,7 +634,7 @@ def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=Non
     return sequence(x, kernel, bias_arg, h0, recurrent_kernel)
 
 
-def _gru_backward(d_states, d_h_last, x, kernel, h0, saved, recurrent_kernel, relevance_gate, mask, rdm):
+def _gru_backward(d_states, d_h_last, x, kernel, h0, saved, recurrent_kernel, relevance_gate, mask, rdm, with_dx):
     """The backward loop of :func:`gru_sequence`; ``d_states`` as in :func:`_lstm_backward`."""
     gates_kernel, candidate_kernel = _gru_kernels(recurrent_kernel, relevance_gate)
     gates_t = tf.transpose(gates_kernel)
@@ -652,13 +681,15 @@ def _gru_backward(d_states, d_h_last, x, kernel, h0, saved, recurrent_kernel, re
             d_recurrent = d_recurrent + tf.matmul(h_read, dz, transpose_a=True)
         d_kernel = d_kernel + tf.matmul(x_t, dz, transpose_a=True)
         d_bias = d_bias + dz  # summed over the batch once, after the loop
-        return (dh_prev, d_recurrent, d_kernel, d_bias), (tf.matmul(dz, kernel_t),)
+        return (dh_prev, d_recurrent, d_kernel, d_bias), ((tf.matmul(dz, kernel_t),) if with_dx else ())
 
     sequences = (() if d_states is None else (d_states,)) + (x, *saved) + (() if mask is None else (mask,))
     d_bias = tf.zeros_like(tf.concat([h0] * (recurrent_kernel.shape[-1] // h0.shape[-1]), axis=-1))
     carry = (d_h_last, tf.zeros_like(recurrent_kernel), tf.zeros_like(kernel), d_bias)
-    (dh0, d_recurrent, d_kernel, d_bias), (d_x,) = _scan(step, _steps(x), sequences, carry, (x[0],), reverse=True)
-    return d_x.stack(), d_kernel, tf.reduce_sum(d_bias, axis=0), dh0, d_recurrent
+    carry, d_x = _scan(step, _steps(x), sequences, carry, (x[0],) if with_dx else (), reverse=True)
+    dh0, d_recurrent, d_kernel, d_bias = carry
+    d_x = d_x[0].stack() if with_dx else None
+    return d_x, d_kernel, tf.reduce_sum(d_bias, axis=0), dh0, d_recurrent
 
 
 def run_relevance_gru(layer, sequences, initial_state, mask, training):
