@@ -46,8 +46,22 @@ def list_recipes():
     return 0
 
 
+def _recipe_help(run_parser, argv):
+    """`deepkit run <recipe> --help` also lists the recipe's config fields."""
+    if "run" not in argv or not {"-h", "--help"} & set(argv):
+        return
+    from recipes import RECIPES, load_recipe
+
+    names = [arg for arg in argv[argv.index("run") + 1 :] if arg in RECIPES]
+    if names:
+        run_parser.epilog = recipe.config_reference(load_recipe(names[0]))
+        run_parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser, run_parser = build_parser()
+    _recipe_help(run_parser, argv)
     args = parser.parse_args(argv)
     if args.command == "list":
         return list_recipes()

@@ -31,6 +31,7 @@ A recipe that trains several models gives each its own ``run.fit(..., subdir=...
 
 import argparse
 import dataclasses
+import inspect
 import json
 import os
 import sys
@@ -335,6 +336,18 @@ def add_run_arguments(parser):
     parser.add_argument("--smoke", action="store_true", help="start from the recipe's seconds-long smoke config")
 
 
+def config_reference(module):
+    """The recipe's config fields as its source writes them (type, default, comment): the
+    epilog of ``deepkit run <recipe> --help``."""
+    fields = {field.name for field in dataclasses.fields(module.Config)}
+    lines = [
+        "  " + line.strip()
+        for line in inspect.getsource(module.Config).splitlines()
+        if line.strip().split(":")[0] in fields
+    ]
+    return f"config of {module.NAME} (set with --set KEY=VALUE or --config FILE):\n" + "\n".join(lines)
+
+
 def config_from_arguments(module, args):
     """The recipe's config (or its smoke config) with --config, then --set, then the
     flags applied; ValueError (or OSError for --config) when one is bad."""
@@ -379,7 +392,10 @@ def run(module, args, parser):
 
 def main(module, argv=None):
     """``python -m recipes.<name> [flags]``: the same flags as ``deepkit run <name>``."""
-    parser = argparse.ArgumentParser(prog=f"python -m recipes.{module.NAME}", description=module.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m recipes.{module.NAME}", description=module.__doc__.splitlines()[0],
+        epilog=config_reference(module), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_run_arguments(parser)
     run(module, parser.parse_args(argv), parser)
     return 0

@@ -103,3 +103,21 @@ def test_python_m_recipe_takes_the_same_flags():
 def test_version():
     result = subprocess.run([sys.executable, "-m", "deepkit", "--version"], capture_output=True, text=True, env=QUIET)
     assert result.returncode == 0 and result.stdout.startswith("deepkit ")
+
+
+def test_run_help_lists_the_recipes_config_fields(capsys):
+    assert run_cli("run", "textgen", "--help") == 0
+    out = capsys.readouterr().out
+    assert "config of textgen (set with --set KEY=VALUE or --config FILE):" in out
+    assert "units: int = 256  # PeepholeLSTM units" in out
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_every_config_field_has_a_default_and_a_comment(name):
+    from deepkit.recipe import config_reference
+    from recipes import load_recipe
+
+    module = load_recipe(name)
+    lines = config_reference(module).splitlines()[1:]
+    assert len(lines) == len(dataclasses.fields(module.Config))
+    assert all(" = " in line and "  # " in line for line in lines), lines
