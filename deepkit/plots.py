@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def _save(figure, path):
-    figure.tight_layout()
+def _save(figure, path, top=1.0):
+    figure.tight_layout(rect=(0, 0, 1, top))  # top < 1 keeps room for a suptitle
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
@@ -46,7 +46,7 @@ def image_grid(images, path, title="", columns=None, row_titles=None):
         for row, text in enumerate(row_titles):
             axes[row, 0].set_title(text, fontsize=8, loc="left")
     figure.suptitle(title)
-    return _save(figure, path)
+    return _save(figure, path, top=1 - 0.35 / figure.get_figheight())
 
 
 def scatter_codes(codes, labels, path, title="2-D codes"):
