@@ -3,10 +3,11 @@ that make a run resumable, plots of the training curves, metrics.json, the versi
 SavedModel export, the closing summary, and the command line of ``deepkit run``.
 
 A recipe module (``recipes/<name>.py``) defines ``NAME``, ``TASK``, a ``Config``
-dataclass with one commented default per field (a ``DATA_KINDS`` class variable
-names the kinds of ``deepkit.data`` datasets ``--data`` may choose), ``smoke()``
-(a config that runs in seconds) and ``train_and_evaluate(config, workdir) -> dict``
-written as::
+dataclass with one commented default per field (class variables: ``DATA_KINDS``
+names the kinds of ``deepkit.data`` datasets ``--data`` may choose, ``AFTER_TRAINING``
+the fields that only change the evaluation and so may change when a run resumes;
+``__post_init__`` may refuse values), ``smoke()`` (a config that runs in seconds)
+and ``train_and_evaluate(config, workdir) -> dict`` written as::
 
     run = recipe.start(NAME, config, workdir)      # checks, seeds, opens the workdir
     history = run.fit(model, train, validation=test)

@@ -94,3 +94,13 @@ def test_smoke_run_writes_everything_serves_and_resumes(name, tmp_path):
     assert again == pytest.approx(metrics, rel=1e-5)  # the restored weights are the trained ones
     base = tmp_path / "saved_models" / name
     assert versions(str(base)) == [1, 2] and not [f for f in os.listdir(base) if f.startswith(".")]
+
+
+def test_residual_forecaster_starts_from_persistence():
+    """With the change head at zero, the residual forecaster outputs the last value it read."""
+    forecast = load_recipe("forecast")
+    model = forecast.build_model(dataclasses.replace(forecast.smoke(), residual=True))
+    head = model.get_layer("next_value")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    history = np.random.default_rng(0).normal(size=(5, forecast.smoke().window, 1)).astype("float32")
+    np.testing.assert_allclose(model.predict(history, verbose=0), history[:, -1], rtol=1e-6)
