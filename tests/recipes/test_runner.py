@@ -86,6 +86,9 @@ def test_overrides_convert_to_the_field_types():
     config = recipe.override(forecast.Config(), {"units": 7, "learning_rate": 1, "epochs": 3.0})  # JSON values
     assert (config.units, config.learning_rate, config.epochs) == (7, 1.0, 3)
     assert type(config.learning_rate) is float and type(config.epochs) is int
+    config = recipe.override(textgen.Config(), {"temperatures": [0.3, 1], "seed": 2})
+    assert config.temperatures == (0.3, 1.0) and config.seed == 2
+    assert recipe.override(forecast.Config(), {"residual": "yes"}).residual is True
 
 
 @pytest.mark.parametrize(
@@ -99,6 +102,8 @@ def test_overrides_convert_to_the_field_types():
         (forecast, {"seed": "-1"}, "seed must be >= 0"),
         (timing, {"data": "digits"}, "timing generates its own data"),
         (sentiment, {"learning_rate": "fast"}, "bad value for 'learning_rate'"),
+        (forecast, {"residual": "maybe"}, "expected true or false, received 'maybe'"),
+        (textgen, {"temperatures": "0.5,0"}, "temperatures must be one or more positive numbers"),
     ],
 )
 def test_bad_overrides_say_what_is_wrong(module, values, message):
