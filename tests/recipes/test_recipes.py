@@ -24,7 +24,7 @@ OWN_FILES = {
     "timing": ["comparison.png", "validation_mae.png"],
     "autoencoder": ["reconstructions.png", "codes.png"],
     "vae": ["latent_grid.png", "interpolation.png", "reconstructions.png", "latent_codes.png"],
-    "gan": ["samples_epoch_001.png"],
+    "gan": ["samples_epoch_001.png", "progress.png", "samples.npz"],
 }
 
 
