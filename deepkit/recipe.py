@@ -254,7 +254,9 @@ class Run:
             plots.training_curves(training.history, os.path.join(self.workdir, "training.png"),
                                   plots_title or f"{self.name}: training")
         model_path = os.path.join(self.workdir, "model.keras")
-        model.save(model_path)
+        partial = os.path.join(self.workdir, ".model.partial.keras")
+        model.save(partial)
+        os.replace(partial, model_path)  # a crash while saving never leaves a broken model.keras
         saved_model = export_version(model, self.config.export_dir, self.name)
         wall_time = time.perf_counter() - self.started
         record = {
