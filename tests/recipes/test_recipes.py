@@ -104,3 +104,16 @@ def test_residual_forecaster_starts_from_persistence():
     head.set_weights([np.zeros_like(w) for w in head.get_weights()])
     history = np.random.default_rng(0).normal(size=(5, forecast.smoke().window, 1)).astype("float32")
     np.testing.assert_allclose(model.predict(history, verbose=0), history[:, -1], rtol=1e-6)
+
+
+def test_textgen_sampler_carries_state_like_reading_the_whole_text():
+    """The stateful copy fed a prompt and then one character at a time gives the logits the
+    trained model gives for the whole text at once."""
+    textgen = load_recipe("textgen")
+    config = dataclasses.replace(textgen.smoke(), temperatures=(1.0,))
+    model = textgen.build_model(config, vocabulary_size=12)
+    sampler = textgen.build_model(config, vocabulary_size=12, sampling_batch=1)
+    sampler.set_weights(model.get_weights())
+    text = np.random.default_rng(0).integers(2, 12, size=(1, 9))
+    stepped = [np.asarray(sampler(text[:, :5]))[:, -1]] + [np.asarray(sampler(text[:, i : i + 1]))[:, -1] for i in range(5, 9)]
+    np.testing.assert_allclose(np.stack(stepped, 1), np.asarray(model(text))[:, 4:], rtol=1e-5, atol=1e-6)
