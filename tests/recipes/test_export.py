@@ -58,3 +58,21 @@ def test_the_version_appears_only_when_complete(tmp_path, monkeypatch):
 
     export.export_version(Watched(), str(tmp_path), "m")
     assert seen == [[]] and os.path.exists(tmp_path / "m" / "1" / "saved_model.pb")
+
+
+def test_a_version_taken_by_another_exporter_meanwhile_is_not_overwritten(tmp_path, monkeypatch):
+    """Another process finishes version 1 between our choice of 1 and our rename: we take 2."""
+    real_next_version, calls = export.next_version, []
+
+    def raced(base):
+        version = real_next_version(base)
+        if not calls:  # the other exporter renames its complete version into place right now
+            os.makedirs(os.path.join(base, str(version), "variables"))
+        calls.append(version)
+        return version
+
+    monkeypatch.setattr(export, "next_version", raced)
+    path = export.export_version(tiny_model(0.0), str(tmp_path), "m")
+    assert calls == [1, 2] and path == str(tmp_path / "m" / "2")
+    assert os.listdir(tmp_path / "m" / "1") == ["variables"]  # theirs, untouched
+    assert os.path.exists(tmp_path / "m" / "2" / "saved_model.pb")
