@@ -307,7 +307,8 @@ def print_summary(record, metrics_path, tensorboard):
     training = record["training"]
     print(f"\n== {record['recipe']}: done in {record['wall_time_s']:.1f} s ==")
     print(f"data:        {dataset['name']}, {'offline' if dataset['offline'] else 'online'}: {source}")
-    print(f"trained:     {training['epochs']} epochs ({training['epochs_this_run']} in this run)")
+    epochs = training["epochs"]
+    print(f"trained:     {epochs} epoch{'' if epochs == 1 else 's'} ({training['epochs_this_run']} in this run)")
     for key, value in record["metrics"].items():
         print(f"metric:      {key} = {value:.4g}")
     print(f"model:       {record['model']}")
