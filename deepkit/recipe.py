@@ -39,6 +39,7 @@ import sys
 import time
 
 import keras
+import numpy as np
 
 from deepkit import data
 from deepkit.export import export_version
@@ -120,6 +121,22 @@ def dataset_info(config):
             f"(e.g. {', '.join(i.name for i in data.list_datasets() if i.kind in kinds)})"
         )
     return info
+
+
+def split_arrays(name, split):
+    """``split`` of dataset ``name`` as ``{feature: NumPy array}`` (text as an object array of
+    UTF-8 bytes): ``deepkit.data.load_arrays`` for offline data and files, and the
+    ``tf.data`` pipeline of ``deepkit.data.load`` read into memory for ``tfds:`` datasets."""
+    if not name.startswith("tfds:"):
+        return data.load_arrays(name, split)
+    columns = {}
+    for example in data.load(name, split).as_numpy_iterator():
+        for key, value in example.items():
+            columns.setdefault(key, []).append(value)
+    return {
+        key: np.array(values, dtype=object if isinstance(values[0], bytes) else None)
+        for key, values in columns.items()
+    }
 
 
 def _jsonable(config):

@@ -53,7 +53,7 @@ def smoke():
 
 
 def images_and_labels(name, split):
-    arrays = data.load_arrays(name, split)
+    arrays = recipe.split_arrays(name, split)
     images = arrays["image"].astype("float32") / 255.0
     return images.reshape(len(images), -1), arrays["label"], images.shape[1:3]
 

@@ -62,8 +62,8 @@ def build_model(config):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    train_values = data.load_arrays(config.data, "train")["value"]
-    test_values = data.load_arrays(config.data, "test")["value"]
+    train_values = recipe.split_arrays(config.data, "train")["value"]
+    test_values = recipe.split_arrays(config.data, "test")["value"]
     mean, std = float(train_values.mean()), float(train_values.std())
     scale = lambda v: (v - mean) / std  # noqa: E731
 

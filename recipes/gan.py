@@ -132,7 +132,7 @@ def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
     train = data.batched(data.images_to_float(data.load(config.data, "train")), config.batch_size,
                          shuffle_seed=config.seed, drop_remainder=True)
-    test_images = data.load_arrays(config.data, "test")["image"].astype("float32") / 255.0
+    test_images = recipe.split_arrays(config.data, "test")["image"].astype("float32") / 255.0
 
     gan = build(config, test_images.shape[1:])
     latents = np.random.default_rng(config.seed).normal(size=(32, config.latent_dim)).astype("float32")

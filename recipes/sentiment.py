@@ -54,12 +54,9 @@ def smoke():
     return Config(max_tokens=500, max_length=20, embedding_dim=8, units=4, epochs=1)
 
 
-def texts_and_labels(dataset):
-    texts, labels = [], []
-    for example in dataset.as_numpy_iterator():
-        texts.append(example["text"].decode("utf-8", "replace"))
-        labels.append(example["label"])
-    return np.array(texts, dtype=object), np.array(labels, "float32")
+def texts_and_labels(arrays):
+    texts = np.array([text.decode("utf-8", "replace") for text in arrays["text"]], dtype=object)
+    return texts, arrays["label"].astype("float32")
 
 
 def build_classifier(config, vocabulary_size):
@@ -85,8 +82,8 @@ def build_bag_of_words(config, vocabulary_size):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    train_texts, train_labels = texts_and_labels(data.load(config.data, "train"))
-    test_texts, test_labels = texts_and_labels(data.load(config.data, "test"))
+    train_texts, train_labels = texts_and_labels(recipe.split_arrays(config.data, "train"))
+    test_texts, test_labels = texts_and_labels(recipe.split_arrays(config.data, "test"))
     vectorizer = data.text_vectorizer(train_texts, max_tokens=config.max_tokens, output_sequence_length=config.max_length)
 
     def encode(texts, labels):

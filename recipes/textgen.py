@@ -54,6 +54,11 @@ def smoke():
     return Config(seq_length=20, embedding_dim=4, units=8, epochs=1, sample_length=20)
 
 
+def corpus(name, split):
+    """The documents of a split, joined by newlines."""
+    return "\n".join(text.decode("utf-8") for text in recipe.split_arrays(name, split)["text"])
+
+
 def build_model(config, vocabulary_size, sampling_batch=None):
     """Embedding -> PeepholeLSTM -> Dense logits at every step. With ``sampling_batch`` the
     same network is stateful, for generating one character at a time."""
@@ -97,8 +102,7 @@ def generate(model, config, vocabulary):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    train_text = "\n".join(t.decode("utf-8") for t in data.load_arrays(config.data, "train")["text"].astype(bytes))
-    test_text = "\n".join(t.decode("utf-8") for t in data.load_arrays(config.data, "test")["text"].astype(bytes))
+    train_text, test_text = corpus(config.data, "train"), corpus(config.data, "test")
     vectorizer = data.text_vectorizer([train_text], split="character", standardize=None)
     vocabulary = vectorizer.get_vocabulary()
 

@@ -69,7 +69,7 @@ def build(config, pixels):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    arrays = {split: data.load_arrays(config.data, split) for split in ("train", "test")}
+    arrays = {split: recipe.split_arrays(config.data, split) for split in ("train", "test")}
     shape = arrays["train"]["image"].shape[1:3]
     flat = {split: a["image"].reshape(len(a["image"]), -1).astype("float32") / 255.0 for split, a in arrays.items()}
     train = data.batched(tf.data.Dataset.from_tensor_slices(flat["train"]), config.batch_size, shuffle_seed=config.seed)

@@ -8,9 +8,10 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from deepkit import recipe
-from recipes import forecast, sentiment, textgen, timing
+from deepkit import data, recipe
+from recipes import forecast, sentiment, textgen, timing, vae
 
 
 def smoke_forecast(tmp_path, **changes):
@@ -133,3 +134,31 @@ def test_config_file_then_set_then_flags(tmp_path):
     config = recipe.config_from_arguments(forecast, args)
     assert (config.units, config.window, config.epochs) == (7, 5, 3)
     assert config.learning_rate == forecast.smoke().learning_rate
+
+
+def fake_tfds(examples):
+    """Stands in for deepkit.data.load on 'tfds:' names (no network here): the same feature dicts."""
+    real_load = data.load
+
+    def load(name, split="train", **options):
+        if not name.startswith("tfds:"):
+            return real_load(name, split, **options)
+        return tf.data.Dataset.from_tensor_slices(examples(split))
+
+    return load
+
+
+@pytest.mark.parametrize("module, name, examples", [
+    (vae, "tfds:mnist", lambda split: {
+        "image": np.random.default_rng(len(split)).integers(0, 256, (64, 28, 28, 1)).astype("uint8"),
+        "label": np.arange(64) % 10}),
+    (sentiment, "tfds:imdb_reviews", lambda split: {
+        "text": [b"a fine film", b"a dull film", "caf\u00e9 noir".encode()] * 8, "label": [1, 0, 1] * 8}),
+])
+def test_an_online_dataset_goes_through_the_same_recipe(module, name, examples, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "load", fake_tfds(examples))
+    config = dataclasses.replace(module.smoke(), data=name, export_dir=str(tmp_path / "saved_models"))
+    metrics = module.train_and_evaluate(config, str(tmp_path / "run"))
+    assert all(np.isfinite(value) for value in metrics.values())
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["dataset"]["name"] == name and record["dataset"]["offline"] is False
