@@ -10,8 +10,10 @@ place in one step, so the folder either does not exist or is complete.
 import os
 import shutil
 import tempfile
+import time
 
 STAGING_PREFIX = ".export-"
+STALE_AFTER_S = 24 * 3600  # a staging folder this old is left over from a killed export
 
 
 def versions(base):
@@ -45,6 +47,7 @@ def export_version(model, export_dir, name):
     """
     base = os.path.join(export_dir, name)
     os.makedirs(base, exist_ok=True)
+    remove_stale_staging(base)
     staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=base)
     try:
         written = os.path.join(staging, "saved_model")
@@ -61,3 +64,14 @@ def export_version(model, export_dir, name):
                     raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_stale_staging(base, now=None):
+    """Removes staging folders older than a day under ``base``: what exports killed before
+    they could clean up (SIGKILL, power loss) left behind. Servers ignore them anyway
+    (hidden, not integers); this only frees the disk."""
+    now = time.time() if now is None else now
+    for entry in os.listdir(base):
+        path = os.path.join(base, entry)
+        if entry.startswith(STAGING_PREFIX) and now - os.path.getmtime(path) > STALE_AFTER_S:
+            shutil.rmtree(path, ignore_errors=True)

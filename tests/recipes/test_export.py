@@ -76,3 +76,13 @@ def test_a_version_taken_by_another_exporter_meanwhile_is_not_overwritten(tmp_pa
     assert calls == [1, 2] and path == str(tmp_path / "m" / "2")
     assert os.listdir(tmp_path / "m" / "1") == ["variables"]  # theirs, untouched
     assert os.path.exists(tmp_path / "m" / "2" / "saved_model.pb")
+
+
+def test_staging_left_by_a_killed_export_is_removed_a_day_later(tmp_path):
+    base = tmp_path / "m"
+    for name, age_h in ((".export-killed", 25), (".export-running", 1)):
+        os.makedirs(base / name / "saved_model")
+        stamp = os.path.getmtime(base / name) - age_h * 3600
+        os.utime(base / name, (stamp, stamp))
+    export.export_version(tiny_model(0.0), str(tmp_path), "m")
+    assert sorted(os.listdir(base)) == [".export-running", "1"]
