@@ -152,6 +152,7 @@ def check_workdir(config, workdir):
         return
     with open(path) as f:
         previous = json.load(f)
+    previous = {**_jsonable(type(config)()), **previous}  # a field added since then: its default
     free = RESUMABLE_CHANGES + tuple(getattr(type(config), "AFTER_TRAINING", ()))
     current = _jsonable(config)
     changed = [

@@ -77,6 +77,12 @@ def test_a_workdir_refuses_a_config_that_trains_something_else(tmp_path):
     recipe.check_workdir(dataclasses.replace(config, temperatures=(0.7,)), str(tmp_path))  # only sampling changes
     with pytest.raises(ValueError, match=r"another config \(units: 8 -> 64\)"):
         recipe.check_workdir(dataclasses.replace(config, units=64), str(tmp_path))
+    # A run recorded before a field existed resumes when the field keeps its default.
+    older = {key: value for key, value in dataclasses.asdict(forecast.Config()).items() if key != "residual"}
+    (tmp_path / "config.json").write_text(json.dumps(older))
+    recipe.check_workdir(forecast.Config(), str(tmp_path))
+    with pytest.raises(ValueError, match="residual: False -> True"):
+        recipe.check_workdir(forecast.Config(residual=True), str(tmp_path))
 
 
 def test_overrides_convert_to_the_field_types():
