@@ -117,3 +117,37 @@ def finite_difference_gradient(loss, arrays, index_sets, eps=1e-6):
             grad.append((loss(plus) - loss(minus)) / (2 * eps))
         gradients.append(np.array(grad))
     return gradients
+
+
+def padding_mask(kind, timesteps, lengths):
+    """``(batch, timesteps)`` mask of sequences of ``lengths`` padded on the ``"right"`` or
+    ``"left"``; ``None`` for ``kind=None``."""
+    lengths = np.asarray(lengths)
+    steps = np.arange(timesteps)[None, :]
+    if kind == "right":
+        return steps < lengths[:, None]
+    if kind == "left":
+        return steps >= (timesteps - lengths)[:, None]
+    return None
+
+
+def assert_gradients_match(layer, x, weights, numpy_outputs, mask, rng, samples=6):
+    """Gradients of ``sum(layer(x) * readout)`` w.r.t. ``x`` and every weight equal central
+    finite differences of the NumPy ``numpy_outputs(x, weights)`` at random entries."""
+    import tensorflow as tf
+
+    readout = rng.normal(size=tuple(layer(x[:1], mask=None if mask is None else mask[:1]).shape[1:]))
+    x_var = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(x_var, mask=mask) * readout)
+    grads = tape.gradient(loss, [x_var] + layer.trainable_weights)
+
+    def numpy_loss(arrays):
+        return np.sum(numpy_outputs(arrays[0], arrays[1:]) * readout)
+
+    arrays = [x] + list(weights)
+    index_sets = [[tuple(rng.integers(0, s) for s in a.shape) for _ in range(samples)] for a in arrays]
+    expected = finite_difference_gradient(numpy_loss, arrays, index_sets)
+    for grad, indices, exp in zip(grads, index_sets, expected):
+        got = np.array([np.asarray(grad)[i] for i in indices])
+        np.testing.assert_allclose(got, exp, rtol=1e-5, atol=1e-7)

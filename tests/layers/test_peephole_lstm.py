@@ -25,13 +25,7 @@ def random_weights(rng, kind, scale=0.5):
 
 
 def padding_mask(kind):
-    lengths = np.array([T, 4, 2])
-    steps = np.arange(T)[None, :]
-    if kind == "right":
-        return steps < lengths[:, None]
-    if kind == "left":
-        return steps >= (T - lengths)[:, None]
-    return None
+    return ref.padding_mask(kind, T, [T, 4, 2])
 
 
 def build_layer(kind, weights, dtype="float32", batch=None, **kwargs):
@@ -71,26 +65,10 @@ def test_gradients_equal_finite_differences_of_numpy_reference(kind):
     weights = random_weights(rng, kind)
     x = rng.normal(size=(B, T, D))
     mask = padding_mask("right")
-    readout = rng.normal(size=(B, T, U))
     layer = build_layer(kind, weights, dtype="float64", return_sequences=True)
-
-    x_var = tf.Variable(x)
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(x_var, mask=mask) * readout)
-    grads = tape.gradient(loss, [x_var] + layer.trainable_weights)
-
-    def numpy_loss(arrays):
-        outputs, _, _ = ref.lstm(arrays[0], arrays[1:], kind, mask=mask)
-        return np.sum(outputs * readout)
-
-    arrays = [x] + weights
-    index_sets = [
-        [tuple(rng.integers(0, s) for s in a.shape) for _ in range(6)] for a in arrays
-    ]
-    expected = ref.finite_difference_gradient(numpy_loss, arrays, index_sets)
-    for grad, indices, exp in zip(grads, index_sets, expected):
-        got = np.array([np.asarray(grad)[i] for i in indices])
-        np.testing.assert_allclose(got, exp, rtol=1e-5, atol=1e-7)
+    ref.assert_gradients_match(
+        layer, x, weights, lambda x, w: ref.lstm(x, w, kind, mask=mask)[0], mask, rng
+    )
 
 
 def test_zero_peepholes_equal_keras_lstm_with_the_same_three_weights():
