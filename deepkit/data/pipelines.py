@@ -68,16 +68,23 @@ def batched(dataset, batch_size, shuffle_seed=None, shuffle_buffer=10_000, cache
     return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
 
 
+def _feature(dataset, name, function):
+    """``dataset`` itself, or its feature ``name`` when its elements are dicts (as
+    ``deepkit.data.load`` returns them)."""
+    if not isinstance(dataset.element_spec, dict):
+        return dataset
+    if name not in dataset.element_spec:
+        raise ValueError(
+            f"{function}: a dataset of dicts must have a '{name}' feature (as deepkit.data.load returns). "
+            f"Received features {sorted(dataset.element_spec)}"
+        )
+    return dataset.map(lambda element: element[name])
+
+
 def _series_dataset(series, function):
     """A dataset of float32 scalars, and its length when known."""
     if isinstance(series, tf.data.Dataset):
-        if isinstance(series.element_spec, dict):
-            if "value" not in series.element_spec:
-                raise ValueError(
-                    f"{function}: a dataset of dicts must have a 'value' feature (a time series of "
-                    f"deepkit.data.load). Received features {sorted(series.element_spec)}"
-                )
-            series = series.map(lambda element: element["value"])
+        series = _feature(series, "value", function)
         if series.element_spec.shape.rank != 0:
             raise ValueError(
                 f"{function}: argument `series` must be 1-D (one scalar per step). "
@@ -190,13 +197,7 @@ def char_sequences(ids, seq_length, stride=None):
 def _texts(texts):
     """A string tensor or dataset of strings from strings, bytes, an array, or a dataset of ``{"text"}``."""
     if isinstance(texts, tf.data.Dataset):
-        if isinstance(texts.element_spec, dict):
-            if "text" not in texts.element_spec:
-                raise ValueError(
-                    f"text_vectorizer: a dataset of dicts must have a 'text' feature. "
-                    f"Received features {sorted(texts.element_spec)}"
-                )
-            texts = texts.map(lambda element: element["text"])
+        texts = _feature(texts, "text", "text_vectorizer")
         if texts.element_spec.dtype != tf.string:
             raise ValueError(f"text_vectorizer: the dataset must hold strings. Received {texts.element_spec}")
         return texts
