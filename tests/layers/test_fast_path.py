@@ -117,6 +117,37 @@ def test_fast_path_equals_general_path_in_tf_function_and_xla(family, option, mo
     assert_paths_agree(family, option, "left", go_backwards=True, with_initial_state=True, mode=mode)
 
 
+@pytest.mark.parametrize("steps", [1, 3, 8, 9, None])
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_every_sequence_length_runs_every_step(family, option, steps):
+    # The loops run several steps per iteration and the steps left over after
+    # them; None: the length is only known when the graph runs (one per iteration).
+    length = steps or 7
+    assert fused_recurrence.STEPS_PER_ITERATION in (2, 3, 4, 5, 6, 7, 8)
+    rng = np.random.default_rng(8)
+    x = tf.constant(rng.normal(size=(B, length, D)).astype("float32"))
+    mask = tf.constant(np.arange(length)[None, :] >= np.array([0, 1, length - 1])[:, None])
+    signature = [tf.TensorSpec((B, steps, D)), tf.TensorSpec((B, steps), tf.bool)]
+    results = []
+    for general in (False, True):
+        layer = make_layer(family, option, go_backwards=True, return_sequences=True)
+
+        @tf.function(input_signature=signature)
+        def compute(x, mask):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                outputs = layer(x, mask=mask)
+                loss = tf.reduce_sum(outputs[0] * tf.range(1.0, length + 1.0)[:, None])
+            return outputs, tape.gradient(loss, [x, *layer.trainable_weights])
+
+        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+            outputs, grads = compute(x, mask)
+        assert layer.execution_path().startswith("general") == general
+        results.append([np.asarray(v) for v in [*outputs, *grads]])
+    for fast, general in zip(*results):
+        np.testing.assert_allclose(fast, general, atol=2e-5, rtol=2e-5)
+
+
 @pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
 def test_masked_steps_output_zeros_with_zero_output_for_mask(family, option):
     outputs, _ = assert_paths_agree(family, option, "right", zero_output_for_mask=True)
