@@ -8,9 +8,9 @@ intermediate on stacks and replays the cell's ops one by one backwards. Here:
    count (``maximum_iterations=T``), so that it compiles under XLA
    (``jit_compile=True``) forward and backward, and runs in graph mode;
 2. its gradient is a ``tf.custom_gradient`` over the whole sequence
-   (:func:`lstm_sequence`, :func:`gru_sequence`): the forward step stores only
-   the factors of its own derivative that do not depend on the incoming
-   gradient (formed where the gate values are at hand), and a second while loop
+   (:func:`lstm_sequence`, :func:`gru_sequence`): the forward step stores what
+   its derivative needs (the LSTM its gate values, the GRU the factors of its
+   derivative that do not depend on the incoming gradient), and a second while loop
    runs the sequential part of the backward pass (gate derivatives and
    ``dh_{t-1} = dz_t Uᵀ``), with the weight gradients accumulated beside that
    chain rather than on it;
@@ -248,8 +248,10 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False):
         tf.TensorArray(like.dtype, size=steps, element_shape=like.shape, clear_after_read=False) for like in emit_like
     )
     slices = tuple(read(sequence, first) for sequence in sequences)
+    # One iteration at a time: letting the next ones start early (the default, 10)
+    # measured no faster and held their temporaries (+4 MB at T=100, U=128).
     t, slices, carry, arrays = tf.while_loop(
-        cond, body, (first, slices, carry, arrays), maximum_iterations=iterations
+        cond, body, (first, slices, carry, arrays), maximum_iterations=iterations, parallel_iterations=1
     )
     for offset in range(left_over):
         if offset:
@@ -270,12 +272,12 @@ def _where(keep_t, new, old):
 # === Peephole LSTM ===
 
 
-def _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, factors=False):
+def _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, gates=False):
     """One step; the maths of :func:`~deepkit.layers.peephole_lstm_step`.
 
-    Returns ``(h_t, c_t, factors)``; with ``factors``, what the backward step
-    needs (see :func:`lstm_sequence`), ``6·units`` columns:
-    ``[g i(1-i), c_{t-1} f(1-f), i(1-g²), tanh(c_t) o(1-o), o(1-tanh²(c_t)), f]``.
+    ``recurrent_kernel`` is ``(U_i, U_f, U_c, U_o)``. Returns ``(h_t, c_t,
+    gate values)``; with ``gates``, the values ``[i, f, g, o]`` from which the
+    backward step forms its factors (see :func:`lstm_sequence`), else ``None``.
     """
     h_read = h_prev if rdm is None else h_prev * rdm
     z_i, z_f, z_c, z_o = (
@@ -301,16 +303,9 @@ def _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, fact
     o = tf.sigmoid(z_o)
     tanh_c = tf.tanh(c)
     h = o * tanh_c
-    if not factors:
+    if not gates:
         return h, c, None
-    return h, c, [
-        g * i * (1 - i),
-        c_prev * f * (1 - f),
-        i * (1 - g * g),
-        tanh_c * o * (1 - o),
-        o * (1 - tanh_c * tanh_c),
-        f,
-    ]
+    return h, c, [i, f, g, o]
 
 
 def _split_peephole(peephole, kind):
@@ -328,30 +323,29 @@ def _lstm_forward(inputs, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, s
     ``x_t``; see :func:`lstm_sequence`).
 
     ``store``: ``None`` (final states only), ``"states"`` (also every ``h_t``) or
-    ``"gradient"`` (what the backward pass reads: ``h_{t-1}``, the six factors of
-    :func:`_lstm_step`, and ``c_{t-1}`` when there are peepholes), each as a
-    TensorArray. Returns ``(h_T, c_T, TensorArrays)``.
+    ``"gradient"`` (what the backward pass reads: ``h_{t-1}``, the gates
+    ``i, f, g, o`` and ``c_{t-1}``), each as a TensorArray. Returns ``(h_T, c_T, TensorArrays)``.
     """
     peephole = _split_peephole(peephole, kind)
     recurrent_kernel = tuple(tf.split(recurrent_kernel, 4, axis=-1))
-    with_factors = store == "gradient"
-    emit_count = {None: 0, "states": 1, "gradient": 7 + (kind is not None)}[store]
+    with_gates = store == "gradient"
+    emit_count = {None: 0, "states": 1, "gradient": 6}[store]
 
     def step(slices, carry):
         h_prev, c_prev = carry
         xw_t = slices[0]
         if projection is not None:
             xw_t = tf.matmul(xw_t, projection[0]) + projection[1]
-        h, c, factors = _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, with_factors)
+        h, c, gates = _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, with_gates)
         if mask is not None:
             keep = slices[1] > 0
             h = _where(keep, h, h_prev)
             c = _where(keep, c, c_prev)
         if store == "states":
             return (h, c), (h,)
-        if with_factors:
-            # c_{t-1} is what the peephole gradients multiply (c_t is the next step's c_{t-1}).
-            return (h, c), (h_prev, *factors) + ((c_prev,) if kind is not None else ())
+        if with_gates:
+            # The backward step reads c_t as the c_{t-1} of the step after it.
+            return (h, c), (h_prev, *gates, c_prev)
         return (h, c), ()
 
     sequences = (inputs,) if mask is None else (inputs, mask)
@@ -385,8 +379,10 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
         (or only ``h_T`` without ``sequences``), and the final cell state.
 
     Forward: per step ``z = x_t W + b + h_{t-1} U`` and the gate elementwise
-    work; the step stores ``h_{t-1}``, ``c_{t-1}`` (with peepholes) and the
-    factors of the backward step that do not depend on the incoming gradient.
+    work; the step stores ``h_{t-1}``, ``c_{t-1}`` and the gates ``i, f, g, o``
+    (six arrays of ``(T, batch, units)``: less than ``keras.layers.LSTM`` keeps).
+    The backward step forms from them the factors that do not depend on the
+    incoming gradient, off the sequential chain.
 
     Backward pass. With ``m_t`` the mask, ``dh``/``dc`` the gradients reaching the
     carried states after step ``t``, the new states get ``m_t dh``, ``m_t dc`` and the
@@ -467,8 +463,12 @@ def _lstm_backward(
     def step(slices, carry):
         if d_states is not None:
             d_state, *slices = slices
-        x_t, h_prev, ifg_i, ifg_f, ifg_c, out_factor, cell_factor, f = slices[:8]
-        dh, dc, d_recurrent, d_kernel, d_bias, d_peephole, c = carry
+        x_t, h_prev, i, f, g, o, c_prev = slices[:7]
+        dh, dc, d_recurrent, d_kernel, d_bias, d_peephole, c = carry  # c: c_t, carried from the step after
+        # --- the factors: from the saved gates, independent of the incoming gradient ---
+        tanh_c = tf.tanh(c)
+        out_factor, cell_factor = tanh_c * o * (1 - o), o * (1 - tanh_c * tanh_c)
+        ifg_i, ifg_f, ifg_c = g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)
         # --- the sequential part ---
         if d_states is not None:
             dh = d_state + dh
@@ -503,17 +503,13 @@ def _lstm_backward(
         d_kernel = d_kernel + tf.matmul(x_t, dz, transpose_a=True)
         d_bias = d_bias + dz  # summed over the batch once, after the loop
         if kind == "diagonal":
-            c_prev = slices[8]  # and c = c_t, carried from the step after
-            d_v_i, d_v_f, d_v_o = d_peephole  # likewise
+            d_v_i, d_v_f, d_v_o = d_peephole  # summed over the batch after the loop
             d_peephole = (d_v_i + dz_i * c_prev, d_v_f + dz_f * c_prev, d_v_o + dz_o * c)
-            c = c_prev
         elif kind == "full":
-            c_prev = slices[8]
             d_peephole = d_peephole + tf.concat(
                 [tf.matmul(c_prev, dz_if, transpose_a=True), tf.matmul(c, dz_o, transpose_a=True)], axis=-1
             )
-            c = c_prev
-        return (dh_prev, dc_prev, d_recurrent, d_kernel, d_bias, d_peephole, c), (
+        return (dh_prev, dc_prev, d_recurrent, d_kernel, d_bias, d_peephole, c_prev), (
             (tf.matmul(dz, kernel_t),) if with_dx else ()
         )
 
