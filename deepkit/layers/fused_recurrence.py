@@ -263,17 +263,39 @@ def _where(keep_t, new, old):
 # === Peephole LSTM ===
 
 
-def _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, gates=False):
+def _gate_weights(kernel, recurrent_kernel, bias, count):
+    """Per gate ``([W_g; U_g], b_g)``, so that a step forms ``W_g x_t + U_g h + b_g``
+    as one product, ``[x_t, h] [W_g; U_g] + b_g``.
+
+    One product per gate: the gates' small GEMMs are independent, and TensorFlow
+    runs them concurrently on the CPU's cores where one ``(batch, ·) x (·,
+    count·units)`` GEMM left a core mostly idle. For the LSTM, stacking ``W_g``
+    over ``U_g`` saves the separate ``x_t W`` product and its addition (measured
+    faster here, most under XLA: predict at T=400 76 -> 55 ms). The GRU keeps
+    ``x_t W`` apart: its candidate reads ``Γ_r ⊙ h``, so stacking would put a
+    concatenation on the sequential chain, and it measured slower.
+    """
+    kernels = tf.split(tf.concat([kernel, recurrent_kernel], axis=0), count, axis=-1)
+    return tuple(zip(kernels, tf.split(bias, count, axis=-1)))
+
+
+def _gate_input(x_h, weights):
+    """``[x_t, h] [W_g; U_g] + b_g`` for ``x_h = [x_t, h]`` and one gate's ``weights``."""
+    kernel, bias = weights
+    return tf.matmul(x_h, kernel) + bias
+
+
+def _lstm_step(x_t, h_prev, c_prev, gate_weights, peephole, kind, rdm, gates=False):
     """One step; the maths of :func:`~deepkit.layers.peephole_lstm_step`.
 
-    ``recurrent_kernel`` is ``(U_i, U_f, U_c, U_o)``. Returns ``(h_t, c_t,
-    gate values)``; with ``gates``, the values ``[i, f, g, o]`` from which the
-    backward step forms its factors (see :func:`lstm_sequence`), else ``None``.
+    ``gate_weights`` is :func:`_gate_weights` for gates i, f, c, o. Returns
+    ``(h_t, c_t, gate values)``; with ``gates``, the values ``[i, f, g, o]``
+    from which the backward step forms its factors (see :func:`lstm_sequence`),
+    else ``None``.
     """
     h_read = h_prev if rdm is None else h_prev * rdm
-    z_i, z_f, z_c, z_o = (
-        x + tf.matmul(h_read, u) for x, u in zip(tf.split(xw_t, 4, axis=-1), recurrent_kernel)
-    )
+    x_h = tf.concat([x_t, h_read], axis=-1)
+    z_i, z_f, z_c, z_o = (_gate_input(x_h, weights) for weights in gate_weights)
     if kind == "diagonal":
         v_i, v_f, v_o = peephole
         z_i = z_i + c_prev * v_i
@@ -316,14 +338,13 @@ def _lstm_forward(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
     ``i, f, g, o`` and ``c_{t-1}``), each as a TensorArray. Returns ``(h_T, c_T, TensorArrays)``.
     """
     peephole = _split_peephole(peephole, kind)
-    recurrent_kernel = tuple(tf.split(recurrent_kernel, 4, axis=-1))
+    gate_weights = _gate_weights(kernel, recurrent_kernel, bias, 4)
     with_gates = store == "gradient"
     emit_count = {None: 0, "states": 1, "gradient": 6}[store]
 
     def step(slices, carry):
         h_prev, c_prev = carry
-        xw_t = tf.matmul(slices[0], kernel) + bias
-        h, c, gates = _lstm_step(xw_t, h_prev, c_prev, recurrent_kernel, peephole, kind, rdm, with_gates)
+        h, c, gates = _lstm_step(slices[0], h_prev, c_prev, gate_weights, peephole, kind, rdm, with_gates)
         if mask is not None:
             keep = slices[1] > 0
             h = _where(keep, h, h_prev)
