@@ -251,6 +251,12 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False):
     return carry, arrays
 
 
+def _per_gate_zeros(kernel, count):
+    """Zero accumulators for the ``count`` gate blocks of ``kernel``'s columns."""
+    rows, columns = kernel.shape
+    return tuple(tf.zeros([rows, columns // count], kernel.dtype) for _ in range(count))
+
+
 def _zeros_if_none(gradient, like):
     return tf.zeros_like(like) if gradient is None else gradient
 
@@ -264,38 +270,33 @@ def _where(keep_t, new, old):
 
 
 def _gate_weights(kernel, recurrent_kernel, bias, count):
-    """Per gate ``([W_g; U_g], b_g)``, so that a step forms ``W_g x_t + U_g h + b_g``
-    as one product, ``[x_t, h] [W_g; U_g] + b_g``.
+    """Per gate ``[W_g; U_g; b_g]``, so that a step forms ``W_g x_t + U_g h + b_g``
+    as one product, ``[x_t, h, 1] [W_g; U_g; b_g]``.
 
     One product per gate: the gates' small GEMMs are independent, and TensorFlow
     runs them concurrently on the CPU's cores where one ``(batch, ·) x (·,
     count·units)`` GEMM left a core mostly idle. For the LSTM, stacking ``W_g``
-    over ``U_g`` saves the separate ``x_t W`` product and its addition (measured
-    faster here, most under XLA: predict at T=400 76 -> 55 ms). The GRU keeps
-    ``x_t W`` apart: its candidate reads ``Γ_r ⊙ h``, so stacking would put a
-    concatenation on the sequential chain, and it measured slower.
+    and ``b_g`` under ``U_g`` saves the separate ``x_t W`` product and the
+    additions (measured faster here, most under XLA: predict at T=400 76 -> 55
+    ms). The GRU keeps ``x_t W + b`` apart: its candidate reads ``Γ_r ⊙ h``, so
+    stacking would put a concatenation on the sequential chain, and it
+    measured slower.
     """
-    kernels = tf.split(tf.concat([kernel, recurrent_kernel], axis=0), count, axis=-1)
-    return tuple(zip(kernels, tf.split(bias, count, axis=-1)))
+    return tuple(tf.split(tf.concat([kernel, recurrent_kernel, bias[None]], axis=0), count, axis=-1))
 
 
-def _gate_input(x_h, weights):
-    """``[x_t, h] [W_g; U_g] + b_g`` for ``x_h = [x_t, h]`` and one gate's ``weights``."""
-    kernel, bias = weights
-    return tf.matmul(x_h, kernel) + bias
-
-
-def _lstm_step(x_t, h_prev, c_prev, gate_weights, peephole, kind, rdm, gates=False):
+def _lstm_step(x_t, h_prev, c_prev, gate_weights, ones, peephole, kind, rdm, gates=False):
     """One step; the maths of :func:`~deepkit.layers.peephole_lstm_step`.
 
-    ``gate_weights`` is :func:`_gate_weights` for gates i, f, c, o. Returns
+    ``gate_weights`` is :func:`_gate_weights` for gates i, f, c, o, ``ones`` a
+    ``(batch, 1)`` column of ones (the bias's input). Returns
     ``(h_t, c_t, gate values)``; with ``gates``, the values ``[i, f, g, o]``
     from which the backward step forms its factors (see :func:`lstm_sequence`),
     else ``None``.
     """
     h_read = h_prev if rdm is None else h_prev * rdm
-    x_h = tf.concat([x_t, h_read], axis=-1)
-    z_i, z_f, z_c, z_o = (_gate_input(x_h, weights) for weights in gate_weights)
+    x_h = tf.concat([x_t, h_read, ones], axis=-1)
+    z_i, z_f, z_c, z_o = (tf.matmul(x_h, weights) for weights in gate_weights)
     if kind == "diagonal":
         v_i, v_f, v_o = peephole
         z_i = z_i + c_prev * v_i
@@ -339,12 +340,13 @@ def _lstm_forward(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
     """
     peephole = _split_peephole(peephole, kind)
     gate_weights = _gate_weights(kernel, recurrent_kernel, bias, 4)
+    ones = tf.ones_like(h0[:, :1])
     with_gates = store == "gradient"
     emit_count = {None: 0, "states": 1, "gradient": 6}[store]
 
     def step(slices, carry):
         h_prev, c_prev = carry
-        h, c, gates = _lstm_step(slices[0], h_prev, c_prev, gate_weights, peephole, kind, rdm, with_gates)
+        h, c, gates = _lstm_step(slices[0], h_prev, c_prev, gate_weights, ones, peephole, kind, rdm, with_gates)
         if mask is not None:
             keep = slices[1] > 0
             h = _where(keep, h, h_prev)
@@ -459,7 +461,7 @@ def _lstm_backward(
     every ``h_t``) is ``None`` when only ``h_T`` was returned (gradient ``d_h_last``);
     without ``with_dx`` the gradient of ``x`` is not formed (``None``)."""
     units = h0.shape[-1]
-    recurrent_t = tuple(tf.split(tf.transpose(recurrent_kernel), 4, axis=0))
+    recurrent_t = tuple(tf.transpose(part) for part in tf.split(recurrent_kernel, 4, axis=-1))
     kernel_t = tf.transpose(kernel)
     if kind == "diagonal":
         v_i, v_f, v_o = _split_peephole(peephole, kind)
@@ -528,7 +530,7 @@ def _lstm_backward(
     carry = (
         d_h_last,
         d_c_last,
-        tuple(tf.split(tf.zeros_like(recurrent_kernel), 4, axis=-1)),
+        _per_gate_zeros(recurrent_kernel, 4),
         tf.zeros_like(kernel),
         tf.zeros_like(tf.concat([h0] * 4, axis=-1)),
         d_peephole,
@@ -736,7 +738,7 @@ def _gru_backward(d_states, d_h_last, x, kernel, h0, saved, recurrent_kernel, re
     gate_count = recurrent_kernel.shape[-1] // h0.shape[-1]
     sequences = (() if d_states is None else (d_states,)) + (x, *saved) + (() if mask is None else (mask,))
     d_bias = tf.zeros_like(tf.concat([h0] * gate_count, axis=-1))
-    d_recurrent = tuple(tf.split(tf.zeros_like(recurrent_kernel), gate_count, axis=-1))
+    d_recurrent = _per_gate_zeros(recurrent_kernel, gate_count)
     carry = (d_h_last, d_recurrent, tf.zeros_like(kernel), d_bias)
     carry, d_x = _scan(step, _steps(x), sequences, carry, (x[0],) if with_dx else (), reverse=True)
     dh0, d_recurrent, d_kernel, d_bias = carry
