@@ -278,9 +278,7 @@ def _gate_weights(kernel, recurrent_kernel, bias, count):
     count·units)`` GEMM left a core mostly idle. For the LSTM, stacking ``W_g``
     and ``b_g`` under ``U_g`` saves the separate ``x_t W`` product and the
     additions (measured faster here, most under XLA: predict at T=400 76 -> 55
-    ms). The GRU keeps ``x_t W + b`` apart: its candidate reads ``Γ_r ⊙ h``, so
-    stacking would put a concatenation on the sequential chain, and it
-    measured slower.
+    ms); the GRU stacks what it can (:func:`_gru_weights`).
     """
     return tuple(tf.split(tf.concat([kernel, recurrent_kernel, bias[None]], axis=0), count, axis=-1))
 
@@ -568,26 +566,26 @@ def run_peephole_lstm(layer, sequences, initial_state, mask, training):
 # === GRU with relevance gate ===
 
 
-def _gru_step(xw_t, h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm, factors=False):
+def _gru_step(x_t, h_prev, weights, ones, relevance_gate, rdm, factors=False):
     """One step; the maths of :func:`~deepkit.layers.relevance_gru_step`.
 
-    Without the relevance gate, ``gates_kernel`` is the whole recurrent kernel
-    (Γ_u and candidate columns: one matmul) and ``candidate_kernel`` is unused.
-    Returns ``(h_t, factors)``; with ``factors``, what the backward step needs
-    (see :func:`gru_sequence`): ``[(ĥ - h_{t-1}) Γ_u(1-Γ_u), Γ_u(1-ĥ²), 1-Γ_u,
-    h̃ Γ_r(1-Γ_r), Γ_r]`` (without Γ_r: the first three).
+    ``weights`` is :func:`_gru_weights`; ``ones`` a ``(batch, 1)`` column of
+    ones (the biases' input). Returns ``(h_t, factors)``; with ``factors``, what
+    the backward step needs (see :func:`gru_sequence`): ``[(ĥ - h_{t-1})
+    Γ_u(1-Γ_u), Γ_u(1-ĥ²), 1-Γ_u, h̃ Γ_r(1-Γ_r), Γ_r]`` (without Γ_r: the first three).
     """
     h_read = h_prev if rdm is None else h_prev * rdm
+    x_h = tf.concat([x_t, h_read, ones], axis=-1)
+    update = tf.sigmoid(tf.matmul(x_h, weights[0]))
     if relevance_gate:
-        xw_u, xw_r, xw_c = tf.split(xw_t, 3, axis=-1)
-        update = tf.sigmoid(xw_u + tf.matmul(h_read, gates_kernel[0]))
-        relevance = tf.sigmoid(xw_r + tf.matmul(h_read, gates_kernel[1]))
+        relevance = tf.sigmoid(tf.matmul(x_h, weights[1]))
+        candidate_kernel, candidate_recurrent, candidate_bias = weights[2]
         recurrent_input = relevance * h_read
-        candidate = tf.tanh(xw_c + tf.matmul(recurrent_input, candidate_kernel))
+        candidate = tf.tanh(
+            tf.matmul(x_t, candidate_kernel) + candidate_bias + tf.matmul(recurrent_input, candidate_recurrent)
+        )
     else:
-        xw_u, xw_c = tf.split(xw_t, 2, axis=-1)
-        update = tf.sigmoid(xw_u + tf.matmul(h_read, gates_kernel[0]))
-        candidate = tf.tanh(xw_c + tf.matmul(h_read, gates_kernel[1]))
+        candidate = tf.tanh(tf.matmul(x_h, weights[1]))
     h = update * candidate + (1.0 - update) * h_prev
     if not factors:
         return h, None
@@ -595,6 +593,22 @@ def _gru_step(xw_t, h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm,
     if relevance_gate:
         pieces += [h_read * relevance * (1 - relevance), relevance]
     return h, pieces
+
+
+def _gru_weights(kernel, recurrent_kernel, bias, relevance_gate):
+    """The step's weights, as :func:`_gate_weights` stacks them where it can.
+
+    Without Γ_r: ``([W_u; U_u; b_u], [W_c; U_c; b_c])``. With Γ_r, the candidate
+    reads ``Γ_r ⊙ h``, which cannot join ``x_t`` before Γ_r is known, so its
+    weights stay apart: ``([W_u; U_u; b_u], [W_r; U_r; b_r], (W_c, U_c, b_c))``
+    (stacking the gates' weights measured 1.3x faster training under XLA at
+    T=400 and a few per cent faster without).
+    """
+    if not relevance_gate:
+        return _gate_weights(kernel, recurrent_kernel, bias, 2)
+    units = recurrent_kernel.shape[0]
+    gates = _gate_weights(kernel[:, : 2 * units], recurrent_kernel[:, : 2 * units], bias[: 2 * units], 2)
+    return gates + ((kernel[:, 2 * units :], recurrent_kernel[:, 2 * units :], bias[2 * units :]),)
 
 
 def _gru_kernels(recurrent_kernel, relevance_gate):
@@ -610,15 +624,13 @@ def _gru_forward(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask, rd
     """Runs the recurrence; ``x`` and ``store`` as in
     :func:`_lstm_forward`, the backward pass reading ``h_{t-1}`` and the factors
     of :func:`_gru_step`. Returns ``(h_T, TensorArrays)``."""
-    gates_kernel, candidate_kernel = _gru_kernels(recurrent_kernel, relevance_gate)
+    weights = _gru_weights(kernel, recurrent_kernel, bias, relevance_gate)
+    ones = tf.ones_like(h0[:, :1])
     emit_count = {None: 0, "states": 1, "gradient": 6 if relevance_gate else 4}[store]
 
     def step(slices, carry):
         (h_prev,) = carry
-        xw_t = tf.matmul(slices[0], kernel) + bias
-        h, factors = _gru_step(
-            xw_t, h_prev, gates_kernel, candidate_kernel, relevance_gate, rdm, store == "gradient"
-        )
+        h, factors = _gru_step(slices[0], h_prev, weights, ones, relevance_gate, rdm, store == "gradient")
         if mask is not None:
             h = _where(slices[1] > 0, h, h_prev)
         if store == "states":
