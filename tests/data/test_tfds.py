@@ -48,7 +48,11 @@ def test_real_probe_with_deepkit_offline_set_fails_fast_too(monkeypatch, no_down
 
 def test_probe_answers_within_its_timeout_even_when_connecting_hangs(monkeypatch):
     monkeypatch.delenv("DEEPKIT_OFFLINE", raising=False)
-    monkeypatch.setattr(socket, "create_connection", lambda *args, **kwargs: time.sleep(3))
+    def hang(*args, **kwargs):
+        time.sleep(3)
+        raise TimeoutError("timed out")  # what a real connect does in the end
+
+    monkeypatch.setattr(socket, "create_connection", hang)
     start = time.perf_counter()
     assert tfds_source.network_available(timeout=0.3) is False
     assert time.perf_counter() - start < 1.5
