@@ -48,6 +48,7 @@ def test_real_probe_with_deepkit_offline_set_fails_fast_too(monkeypatch, no_down
 
 def test_probe_answers_within_its_timeout_even_when_connecting_hangs(monkeypatch):
     monkeypatch.delenv("DEEPKIT_OFFLINE", raising=False)
+
     def hang(*args, **kwargs):
         time.sleep(3)
         raise TimeoutError("timed out")  # what a real connect does in the end
