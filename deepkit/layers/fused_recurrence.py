@@ -257,6 +257,12 @@ def _per_gate_zeros(kernel, count):
     return tuple(tf.zeros([rows, columns // count], kernel.dtype) for _ in range(count))
 
 
+def _add_recurrent_gradient(totals, h_prev, rdm, dzs):
+    """``dU_g += (h_{t-1} ⊙ rdm)ᵀ dz_g`` for each gate block ``g``."""
+    h_read = h_prev if rdm is None else h_prev * rdm
+    return tuple(total + tf.matmul(h_read, dz, transpose_a=True) for total, dz in zip(totals, dzs))
+
+
 def _zeros_if_none(gradient, like):
     return tf.zeros_like(like) if gradient is None else gradient
 
@@ -332,15 +338,17 @@ def _split_peephole(peephole, kind):
 def _lstm_forward(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, store):
     """Runs the recurrence over ``x`` ``(T, batch, features)``.
 
-    ``store``: ``None`` (final states only), ``"states"`` (also every ``h_t``) or
+    ``store``: ``None`` (final states only), ``"states"`` (also every ``h_t``),
     ``"gradient"`` (what the backward pass reads: ``h_{t-1}``, the gates
-    ``i, f, g, o`` and ``c_{t-1}``), each as a TensorArray. Returns ``(h_T, c_T, TensorArrays)``.
+    ``i, f, g, o`` and ``c_{t-1}``) or ``"gates"`` (the same without ``h_{t-1}``,
+    which the backward pass then recomputes), each as a TensorArray. Returns
+    ``(h_T, c_T, TensorArrays)``.
     """
     peephole = _split_peephole(peephole, kind)
     gate_weights = _gate_weights(kernel, recurrent_kernel, bias, 4)
     ones = tf.ones_like(h0[:, :1])
-    with_gates = store == "gradient"
-    emit_count = {None: 0, "states": 1, "gradient": 6}[store]
+    with_gates = store in ("gradient", "gates")
+    emit_count = {None: 0, "states": 1, "gradient": 6, "gates": 5}[store]
 
     def step(slices, carry):
         h_prev, c_prev = carry
@@ -351,9 +359,11 @@ def _lstm_forward(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
             c = _where(keep, c, c_prev)
         if store == "states":
             return (h, c), (h,)
-        if with_gates:
+        if store == "gradient":
             # The backward step reads c_t as the c_{t-1} of the step after it.
             return (h, c), (h_prev, *gates, c_prev)
+        if store == "gates":
+            return (h, c), (*gates, c_prev)
         return (h, c), ()
 
     sequences = (x,) if mask is None else (x, mask)
@@ -389,6 +399,8 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
     Forward: per step ``z = x_t W + b + h_{t-1} U`` and the gate elementwise
     work; the step stores ``h_{t-1}``, ``c_{t-1}`` and the gates ``i, f, g, o``
     (six arrays of ``(T, batch, units)``: less than ``keras.layers.LSTM`` keeps).
+    Without a mask, when only ``h_T`` is returned and outside XLA, it stores five:
+    the backward pass recomputes ``h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1})``.
     The backward step forms from them the factors that do not depend on the
     incoming gradient, off the sequential chain.
 
@@ -430,12 +442,18 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
 
     with_dx = _needs_gradient(x)  # else the backward loop skips dz Wᵀ
 
+    # Without a mask, h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}) is recomputed in the backward
+    # pass rather than stored (LSTM, 512 units, T=100: step peak 108 -> 98 MB),
+    # unless the states are stored anyway as the output. Not under XLA: there the
+    # step's memory is one buffer of XLA's that was no smaller, and carrying dz_{t+1}
+    # into the next step made the training step slower (T=100: 51 -> 60 ms).
+    recompute_h = not (sequences or mask is not None or _compiled_by_xla())
+    store = "gates" if recompute_h else "gradient"
+
     @tf.custom_gradient
     def sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole):
         peephole = None if kind is None else peephole
-        h, c, saved = _lstm_forward(
-            x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, "gradient"
-        )
+        h, c, saved = _lstm_forward(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mask, rdm, store)
         out = _states_from_previous(saved[0], h) if sequences else h
 
         def grad(d_out, d_c_last):
@@ -457,8 +475,14 @@ def _lstm_backward(
 ):
     """The backward loop of :func:`lstm_sequence`. ``d_states`` (the gradient of
     every ``h_t``) is ``None`` when only ``h_T`` was returned (gradient ``d_h_last``);
-    without ``with_dx`` the gradient of ``x`` is not formed (``None``)."""
+    without ``with_dx`` the gradient of ``x`` is not formed (``None``).
+
+    ``saved`` holds ``h_{t-1}, i, f, g, o, c_{t-1}`` or, without a mask, only the
+    last five: then the step that has ``o_t`` and ``c_t`` at hand forms ``h_t = o_t
+    ⊙ tanh(c_t)`` (the product the forward step took) and adds the ``h_tᵀ dz_{t+1}``
+    of the step after it to ``dU``; ``h_0ᵀ dz_1`` is added after the loop."""
     units = h0.shape[-1]
+    recompute_h = len(saved) == 5
     recurrent_t = tuple(tf.transpose(part) for part in tf.split(recurrent_kernel, 4, axis=-1))
     kernel_t = tf.transpose(kernel)
     if kind == "diagonal":
@@ -470,8 +494,12 @@ def _lstm_backward(
     def step(slices, carry):
         if d_states is not None:
             d_state, *slices = slices
-        x_t, h_prev, i, f, g, o, c_prev = slices[:7]
-        dh, dc, d_recurrent, d_kernel, d_bias, d_peephole, c = carry  # c: c_t, carried from the step after
+        if recompute_h:
+            x_t, i, f, g, o, c_prev = slices[:6]
+            dh, dc, d_recurrent, d_kernel, d_bias, d_peephole, c, dz_after = carry
+        else:
+            x_t, h_prev, i, f, g, o, c_prev = slices[:7]
+            dh, dc, d_recurrent, d_kernel, d_bias, d_peephole, c = carry  # c: c_t, carried from the step after
         # --- the factors: from the saved gates, independent of the incoming gradient ---
         tanh_c = tf.tanh(c)
         out_factor, cell_factor = tanh_c * o * (1 - o), o * (1 - tanh_c * tanh_c)
@@ -504,9 +532,11 @@ def _lstm_backward(
             dh_prev = dh_prev + dh_keep
             dc_prev = dc_prev + dc_keep
         # --- beside it: the weight and input gradients of this step ---
-        h_read = h_prev if rdm is None else h_prev * rdm
         dzs = (dz_i, dz_f, dz_c, dz_o)
-        d_recurrent = tuple(a + tf.matmul(h_read, d, transpose_a=True) for a, d in zip(d_recurrent, dzs))
+        if recompute_h:
+            d_recurrent = _add_recurrent_gradient(d_recurrent, o * tanh_c, rdm, dz_after)
+        else:
+            d_recurrent = _add_recurrent_gradient(d_recurrent, h_prev, rdm, dzs)
         d_kernel = d_kernel + tf.matmul(x_t, dz, transpose_a=True)
         d_bias = d_bias + dz  # summed over the batch once, after the loop
         if kind == "diagonal":
@@ -516,9 +546,8 @@ def _lstm_backward(
             d_peephole = d_peephole + tf.concat(
                 [tf.matmul(c_prev, dz_if, transpose_a=True), tf.matmul(c, dz_o, transpose_a=True)], axis=-1
             )
-        return (dh_prev, dc_prev, d_recurrent, d_kernel, d_bias, d_peephole, c_prev), (
-            (tf.matmul(dz, kernel_t),) if with_dx else ()
-        )
+        carry = (dh_prev, dc_prev, d_recurrent, d_kernel, d_bias, d_peephole, c_prev)
+        return carry + ((dzs,) if recompute_h else ()), ((tf.matmul(dz, kernel_t),) if with_dx else ())
 
     sequences = (() if d_states is None else (d_states,)) + (x, *saved) + (() if mask is None else (mask,))
     if kind == "diagonal":
@@ -534,8 +563,12 @@ def _lstm_backward(
         d_peephole,
         c_last,
     )
+    if recompute_h:
+        carry += (tuple(tf.zeros_like(h0) for _ in range(4)),)  # dz_{T+1}: none
     carry, d_x = _scan(step, _steps(x), sequences, carry, (x[0],) if with_dx else (), reverse=True)
-    dh0, dc0, d_recurrent, d_kernel, d_bias, d_peephole, _ = carry
+    dh0, dc0, d_recurrent, d_kernel, d_bias, d_peephole = carry[:6]
+    if recompute_h:
+        d_recurrent = _add_recurrent_gradient(d_recurrent, h0, rdm, carry[-1])
     d_recurrent = tf.concat(d_recurrent, axis=-1)
     if kind == "diagonal":
         d_peephole = tf.reduce_sum(tf.concat(d_peephole, axis=-1), axis=0)

@@ -166,6 +166,37 @@ def test_dropout_uses_the_same_per_sequence_masks_as_the_cell(family, option):
     assert not np.allclose(outputs[0], without_dropout, atol=1e-3)
 
 
+@pytest.mark.parametrize("mode", ["eager", "function"])
+@pytest.mark.parametrize("kind", ["diagonal", "full", None])
+def test_lstm_last_output_without_mask_recomputes_the_unstored_states(kind, mode):
+    # Without a mask, returning h_T only, outside XLA, the fast path does not store
+    # h_{t-1}; the backward pass recomputes it and adds h_0's share of dU after its
+    # loop, which only a non-zero initial state (and recurrent dropout, scaling it) can show.
+    assert_paths_agree(
+        "lstm", kind, None, with_initial_state=True, return_sequences=False, mode=mode,
+        dropout=0.3, recurrent_dropout=0.4, seed=5,
+    )
+
+
+def test_lstm_sequence_without_stored_states_equals_finite_differences():
+    rng = np.random.default_rng(6)
+    x, h0, c0 = (rng.normal(size=shape) for shape in ((T, B, D), (B, U), (B, U)))
+    kernel, recurrent_kernel = rng.normal(scale=0.5, size=(D, 4 * U)), rng.normal(scale=0.5, size=(U, 4 * U))
+    bias, peephole = rng.normal(scale=0.5, size=4 * U), rng.normal(scale=0.5, size=3 * U)
+    rdm = tf.constant((rng.random((B, U)) > 0.3) / 0.7)
+
+    def last_states(x, kernel, bias, h0, c0, recurrent_kernel, peephole):
+        h, c = fused_recurrence.lstm_sequence(
+            x, kernel, bias, h0, c0, recurrent_kernel, peephole, "diagonal", rdm=rdm, sequences=False
+        )
+        return tf.concat([h, c], axis=-1)
+
+    arguments = [x, kernel, bias, h0, c0, recurrent_kernel, peephole]
+    theoretical, numerical = tf.test.compute_gradient(last_states, arguments, delta=1e-6)
+    for analytic, numeric in zip(theoretical, numerical):
+        np.testing.assert_allclose(analytic, numeric, atol=1e-6)
+
+
 def test_mixed_bfloat16_fast_path_close_to_general_path():
     keras.config.set_dtype_policy("mixed_bfloat16")
     for family, option in (("lstm", "diagonal"), ("gru", True)):
