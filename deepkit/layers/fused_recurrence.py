@@ -18,15 +18,20 @@ intermediate on stacks and replays the cell's ops one by one backwards. Here:
    ``h U_f``, ... are independent small GEMMs that TensorFlow runs concurrently
    on the CPU's cores, where one ``(batch, units) x (units, 4·units)`` GEMM left
    one core mostly idle (on this project's 2-core CPU: 1.6x faster training
-   steps, 1.6x faster predict, measured by ``benchmarks/rnn_speed.py``);
+   steps, 1.6x faster predict, measured by ``benchmarks/rnn_speed.py``). The
+   one exception measured: under XLA at 512 units one wide product predicted
+   faster (LSTM, T=100: 162 vs 182 ms), while it was slower there without XLA
+   (274 vs 193 ms), at 128 units (24 vs 18 ms) and in training, so it is not taken;
 4. the gradient of the inputs is only formed when a tape watches them (not for
    a model's first layer), and only ``h_T`` leaves the op when the layer does
    not return sequences;
 5. without a recording tape (``predict``, serving) the loop stores nothing;
 6. each step projects its own ``x_t W + b``. Hoisting ``X W + b`` for all steps
    into one GEMM before the loop measured slower here, training and predicting
-   (LSTM predict at T=400: 117 vs 71 ms), and its ``(T, batch, 4·units)``
-   result cost as much memory as four saved activations.
+   (LSTM predict at T=400: 117 vs 71 ms; again with one dense ``(T, batch,
+   units)`` array per gate read as the loop's carried slices: 153 vs 71 ms under
+   XLA, 164 vs 84 ms without), and its ``(T, batch, 4·units)`` result cost as much
+   memory as four saved activations.
 
 The forward equations mirror :func:`~deepkit.layers.peephole_lstm_step` and
 :func:`~deepkit.layers.relevance_gru_step` (``tests/layers/test_fast_path.py``
@@ -635,7 +640,9 @@ def _gru_weights(kernel, recurrent_kernel, bias, relevance_gate):
     reads ``Γ_r ⊙ h``, which cannot join ``x_t`` before Γ_r is known, so its
     weights stay apart: ``([W_u; U_u; b_u], [W_r; U_r; b_r], (W_c, U_c, b_c))``
     (stacking the gates' weights measured 1.3x faster training under XLA at
-    T=400 and a few per cent faster without).
+    T=400 and a few per cent faster without). Stacking the candidate's too, as
+    ``[x_t, Γ_r ⊙ h, 1] [W_c; U_c; b_c]`` once Γ_r is known, measured slower
+    (under XLA at T=400: predict 56 vs 50 ms, training 200 vs 187 ms).
     """
     if not relevance_gate:
         return _gate_weights(kernel, recurrent_kernel, bias, 2)
