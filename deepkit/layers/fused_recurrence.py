@@ -467,7 +467,7 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
             d_states, d_h_last = (d_out, tf.zeros_like(h)) if sequences else (None, d_out)
             return _lstm_backward(
                 d_states, d_h_last, d_c_last, x, kernel, h0, c, saved, recurrent_kernel, peephole, kind, mask, rdm,
-                with_dx,
+                with_dx, recompute_h,
             )
 
         return (out, c), grad
@@ -476,18 +476,19 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
 
 
 def _lstm_backward(
-    d_states, d_h_last, d_c_last, x, kernel, h0, c_last, saved, recurrent_kernel, peephole, kind, mask, rdm, with_dx
+    d_states, d_h_last, d_c_last, x, kernel, h0, c_last, saved, recurrent_kernel, peephole, kind, mask, rdm, with_dx,
+    recompute_h,
 ):
     """The backward loop of :func:`lstm_sequence`. ``d_states`` (the gradient of
     every ``h_t``) is ``None`` when only ``h_T`` was returned (gradient ``d_h_last``);
     without ``with_dx`` the gradient of ``x`` is not formed (``None``).
 
-    ``saved`` holds ``h_{t-1}, i, f, g, o, c_{t-1}`` or, without a mask, only the
-    last five: then the step that has ``o_t`` and ``c_t`` at hand forms ``h_t = o_t
-    ⊙ tanh(c_t)`` (the product the forward step took) and adds the ``h_tᵀ dz_{t+1}``
-    of the step after it to ``dU``; ``h_0ᵀ dz_1`` is added after the loop."""
+    ``saved`` holds ``h_{t-1}, i, f, g, o, c_{t-1}`` or, with ``recompute_h``
+    (``_lstm_forward``'s ``store="gates"``), only the last five: then the step that
+    has ``o_t`` and ``c_t`` at hand forms ``h_t = o_t ⊙ tanh(c_t)`` (the product the
+    forward step took) and adds the ``h_tᵀ dz_{t+1}`` of the step after it to ``dU``;
+    ``h_0ᵀ dz_1`` is added after the loop."""
     units = h0.shape[-1]
-    recompute_h = len(saved) == 5
     recurrent_t = tuple(tf.transpose(part) for part in tf.split(recurrent_kernel, 4, axis=-1))
     kernel_t = tf.transpose(kernel)
     if kind == "diagonal":
