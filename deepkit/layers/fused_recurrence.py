@@ -21,7 +21,11 @@ intermediate on stacks and replays the cell's ops one by one backwards. Here:
    steps, 1.6x faster predict, measured by ``benchmarks/rnn_speed.py``). The
    one exception measured: under XLA at 512 units one wide product predicted
    faster (LSTM, T=100: 162 vs 182 ms), while it was slower there without XLA
-   (274 vs 193 ms), at 128 units (24 vs 18 ms) and in training, so it is not taken;
+   (274 vs 193 ms), at 128 units (24 vs 18 ms) and in training, so it is not taken.
+   Going further the other way, splitting the batch into two halves that each
+   run their own chain in the same loop (so that each core also has a chain's
+   elementwise work) measured no faster under XLA (LSTM predict at T=400: 62.6
+   vs 60.3 ms median, 50.0 vs 52.8 ms best of 25);
 4. the gradient of the inputs is only formed when a tape watches them (not for
    a model's first layer), and only ``h_T`` leaves the op when the layer does
    not return sequences;
@@ -31,7 +35,12 @@ intermediate on stacks and replays the cell's ops one by one backwards. Here:
    (LSTM predict at T=400: 117 vs 71 ms; again with one dense ``(T, batch,
    units)`` array per gate read as the loop's carried slices: 153 vs 71 ms under
    XLA, 164 vs 84 ms without), and its ``(T, batch, 4·units)`` result cost as much
-   memory as four saved activations.
+   memory as four saved activations. The hoisted product is the slow part: with
+   only ``features`` (32) to sum over it is bound by writing its result, and alone
+   it took 46-52 ms at T=400 under XLA (41-50 ms without), most of a whole
+   predict (55-75 ms). Inside the steps the same 32 rows make each product 161
+   rows deep instead of 129: by that count a fifth of the steps' product work,
+   about 12 ms of the 56-66 ms predict floor at T=400 (an estimate, not timed).
 
 The forward equations mirror :func:`~deepkit.layers.peephole_lstm_step` and
 :func:`~deepkit.layers.relevance_gru_step` (``tests/layers/test_fast_path.py``
@@ -302,6 +311,12 @@ def _lstm_step(x_t, h_prev, c_prev, gate_weights, ones, peephole, kind, rdm, gat
     ``(h_t, c_t, gate values)``; with ``gates``, the values ``[i, f, g, o]``
     from which the backward step forms its factors (see :func:`lstm_sequence`),
     else ``None``.
+
+    Under XLA the step compiles to the read of the next ``x_t``, the
+    concatenation, the four products and two elementwise fusions (``c_t``; ``o``
+    and ``h_t``). Forming the next step's ``[x_{t+1}, h_t, 1]`` at the end of
+    this one, so that the concatenation could join ``h_t``'s fusion, measured the
+    same (predict at T=400: 55.5 vs 56.3 ms).
     """
     h_read = h_prev if rdm is None else h_prev * rdm
     x_h = tf.concat([x_t, h_read, ones], axis=-1)
@@ -643,7 +658,11 @@ def _gru_weights(kernel, recurrent_kernel, bias, relevance_gate):
     (stacking the gates' weights measured 1.3x faster training under XLA at
     T=400 and a few per cent faster without). Stacking the candidate's too, as
     ``[x_t, Γ_r ⊙ h, 1] [W_c; U_c; b_c]`` once Γ_r is known, measured slower
-    (under XLA at T=400: predict 56 vs 50 ms, training 200 vs 187 ms).
+    (under XLA at T=400: predict 56 vs 50 ms, training 200 vs 187 ms). Splitting
+    ``(Γ_r ⊙ h) U_c``, the one product of the step's second stage, into two
+    column halves for the two cores measured within noise (under XLA at T=400:
+    predict 49.8 vs 53.1 ms, training 206 vs 190 ms; at T=100 predict 12.3 vs
+    12.7 ms).
     """
     if not relevance_gate:
         return _gate_weights(kernel, recurrent_kernel, bias, 2)
