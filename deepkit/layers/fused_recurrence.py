@@ -271,10 +271,14 @@ def _per_gate_zeros(kernel, count):
     return tuple(tf.zeros([rows, columns // count], kernel.dtype) for _ in range(count))
 
 
-def _add_recurrent_gradient(totals, h_prev, rdm, dzs):
-    """``dU_g += (h_{t-1} ⊙ rdm)ᵀ dz_g`` for each gate block ``g``."""
-    h_read = h_prev if rdm is None else h_prev * rdm
-    return tuple(total + tf.matmul(h_read, dz, transpose_a=True) for total, dz in zip(totals, dzs))
+def _recurrent_read(h, rdm):
+    """The state as the recurrent kernel reads it: ``h ⊙ rdm`` (recurrent dropout) or ``h``."""
+    return h if rdm is None else h * rdm
+
+
+def _add_recurrent_gradient(totals, reads, dzs):
+    """``dU_g += read_gᵀ dz_g`` for each gate block ``g``, ``read_g`` being what ``U_g`` multiplied."""
+    return tuple(total + tf.matmul(read, dz, transpose_a=True) for total, read, dz in zip(totals, reads, dzs))
 
 
 def _zeros_if_none(gradient, like):
@@ -318,8 +322,7 @@ def _lstm_step(x_t, h_prev, c_prev, gate_weights, ones, peephole, kind, rdm, gat
     this one, so that the concatenation could join ``h_t``'s fusion, measured the
     same (predict at T=400: 55.5 vs 56.3 ms).
     """
-    h_read = h_prev if rdm is None else h_prev * rdm
-    x_h = tf.concat([x_t, h_read, ones], axis=-1)
+    x_h = tf.concat([x_t, _recurrent_read(h_prev, rdm), ones], axis=-1)
     z_i, z_f, z_c, z_o = (tf.matmul(x_h, weights) for weights in gate_weights)
     if kind == "diagonal":
         v_i, v_f, v_o = peephole
@@ -379,11 +382,11 @@ def _lstm_forward(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
             c = _where(keep, c, c_prev)
         if store == "states":
             return (h, c), (h,)
-        if store == "gradient":
-            # The backward step reads c_t as the c_{t-1} of the step after it.
-            return (h, c), (h_prev, *gates, c_prev)
-        if store == "gates":
-            return (h, c), (*gates, c_prev)
+        if with_gates:
+            # The backward step reads c_t as the c_{t-1} of the step after it, and
+            # h_{t-1} unless it recomputes it (store="gates").
+            stored_h = (h_prev,) if store == "gradient" else ()
+            return (h, c), (*stored_h, *gates, c_prev)
         return (h, c), ()
 
     sequences = (x,) if mask is None else (x, mask)
@@ -555,9 +558,9 @@ def _lstm_backward(
         # --- beside it: the weight and input gradients of this step ---
         dzs = (dz_i, dz_f, dz_c, dz_o)
         if recompute_h:
-            d_recurrent = _add_recurrent_gradient(d_recurrent, o * tanh_c, rdm, dz_after)
+            d_recurrent = _add_recurrent_gradient(d_recurrent, (_recurrent_read(o * tanh_c, rdm),) * 4, dz_after)
         else:
-            d_recurrent = _add_recurrent_gradient(d_recurrent, h_prev, rdm, dzs)
+            d_recurrent = _add_recurrent_gradient(d_recurrent, (_recurrent_read(h_prev, rdm),) * 4, dzs)
         d_kernel = d_kernel + tf.matmul(x_t, dz, transpose_a=True)
         d_bias = d_bias + dz  # summed over the batch once, after the loop
         if kind == "diagonal":
@@ -589,7 +592,7 @@ def _lstm_backward(
     carry, d_x = _scan(step, _steps(x), sequences, carry, (x[0],) if with_dx else (), reverse=True)
     dh0, dc0, d_recurrent, d_kernel, d_bias, d_peephole = carry[:6]
     if recompute_h:
-        d_recurrent = _add_recurrent_gradient(d_recurrent, h0, rdm, carry[-1])
+        d_recurrent = _add_recurrent_gradient(d_recurrent, (_recurrent_read(h0, rdm),) * 4, carry[-1])
     d_recurrent = tf.concat(d_recurrent, axis=-1)
     if kind == "diagonal":
         d_peephole = tf.reduce_sum(tf.concat(d_peephole, axis=-1), axis=0)
@@ -628,7 +631,7 @@ def _gru_step(x_t, h_prev, weights, ones, relevance_gate, rdm, factors=False):
     the backward step needs (see :func:`gru_sequence`): ``[(ĥ - h_{t-1})
     Γ_u(1-Γ_u), Γ_u(1-ĥ²), 1-Γ_u, h̃ Γ_r(1-Γ_r), Γ_r]`` (without Γ_r: the first three).
     """
-    h_read = h_prev if rdm is None else h_prev * rdm
+    h_read = _recurrent_read(h_prev, rdm)
     x_h = tf.concat([x_t, h_read, ones], axis=-1)
     update = tf.sigmoid(tf.matmul(x_h, weights[0]))
     if relevance_gate:
@@ -797,11 +800,9 @@ def _gru_backward(d_states, d_h_last, x, kernel, h0, saved, recurrent_kernel, re
         if mask is not None:
             dh_prev = dh_prev + dh_keep
         # --- beside it: the weight and input gradients of this step ---
-        h_read = h_prev if rdm is None else h_prev * rdm
-        recurrent_inputs = (h_read, h_read, relevance * h_read) if relevance_gate else (h_read, h_read)
-        d_recurrent = tuple(
-            total + tf.matmul(inputs, d, transpose_a=True) for total, inputs, d in zip(d_recurrent, recurrent_inputs, dz)
-        )
+        h_read = _recurrent_read(h_prev, rdm)
+        reads = (h_read, h_read, relevance * h_read) if relevance_gate else (h_read, h_read)
+        d_recurrent = _add_recurrent_gradient(d_recurrent, reads, dz)
         dz = tf.concat(dz, axis=-1)
         d_kernel = d_kernel + tf.matmul(x_t, dz, transpose_a=True)
         d_bias = d_bias + dz  # summed over the batch once, after the loop
