@@ -49,7 +49,8 @@ intermediate on stacks and replays the cell's ops one by one backwards. Here:
    units)`` per gate. Measured on the predict floor's loop (T=400, medians of 15):
    the state kept transposed, ``W_gᵀ [x_t; h; 1]ᵀ``, 59.5 ms against 44.6 ms; the
    gates as one batched product (``einsum("bk,gku->gbu")``) 67.3 ms; one wide
-   product 50.9 ms; ``transpose_b`` on stored transposes 55.6 ms. Nor did XLA's
+   product 50.9 ms; two products of two gates each 55 ms (against 41-42 ms in
+   that run); ``transpose_b`` on stored transposes 55.6 ms. Nor did XLA's
    CPU options change the order (``XLA_FLAGS`` ``--xla_cpu_use_onednn``,
    ``--xla_cpu_use_xnnpack``, ``--xla_cpu_experimental_onednn_custom_call``,
    ``--xla_cpu_multi_thread_eigen=false``: 47-61 ms against 48 ms). On this
