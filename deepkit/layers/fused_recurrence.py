@@ -21,11 +21,17 @@ intermediate on stacks and replays the cell's ops one by one backwards. Here:
    steps, 1.6x faster predict, measured by ``benchmarks/rnn_speed.py``). The
    one exception measured: under XLA at 512 units one wide product predicted
    faster (LSTM, T=100: 162 vs 182 ms), while it was slower there without XLA
-   (274 vs 193 ms), at 128 units (24 vs 18 ms) and in training, so it is not taken.
+   (274 vs 193 ms), at 128 units (24 vs 18 ms; 50.9 vs 44.6 ms on the predict
+   floor's loop at T=400) and in training, so it is not taken.
    Going further the other way, splitting the batch into two halves that each
    run their own chain in the same loop (so that each core also has a chain's
    elementwise work) measured no faster under XLA (LSTM predict at T=400: 62.6
-   vs 60.3 ms median, 50.0 vs 52.8 ms best of 25);
+   vs 60.3 ms median, 50.0 vs 52.8 ms best of 25). Other layouts of the step's
+   products measured slower under XLA on the predict floor's loop (T=400, medians
+   of 15, against 44.6 ms): the state kept transposed, ``W_gᵀ [x_t; h; 1]ᵀ``, 59.5
+   ms; the gates as one batched product (``einsum("bk,gku->gbu")``) 67.3 ms;
+   ``transpose_b`` on stored transposes 55.6 ms; two products of two gates each
+   55 ms (against 41-42 ms in that run);
 4. the gradient of the inputs is only formed when a tape watches them (not for
    a model's first layer), and only ``h_T`` leaves the op when the layer does
    not return sequences;
@@ -45,13 +51,8 @@ intermediate on stacks and replays the cell's ops one by one backwards. Here:
    next step beside its own ``h U`` products, so that those run 128 rows deep and
    the projection overlaps the elementwise work, measured slower (LSTM predict
    loop at T=400 under XLA: 45.2 vs 40.4 ms; on one core 70.6 vs 63.8 ms);
-7. under XLA the step's products are the layout above, ``(batch, ·) x (·,
-   units)`` per gate. Measured on the predict floor's loop (T=400, medians of 15):
-   the state kept transposed, ``W_gᵀ [x_t; h; 1]ᵀ``, 59.5 ms against 44.6 ms; the
-   gates as one batched product (``einsum("bk,gku->gbu")``) 67.3 ms; one wide
-   product 50.9 ms; two products of two gates each 55 ms (against 41-42 ms in
-   that run); ``transpose_b`` on stored transposes 55.6 ms. Nor did XLA's
-   CPU options change the order (``XLA_FLAGS`` ``--xla_cpu_use_onednn``,
+7. what is left under XLA is the machine's. XLA's CPU options did not speed up
+   the predict floor's loop (``XLA_FLAGS`` ``--xla_cpu_use_onednn``,
    ``--xla_cpu_use_xnnpack``, ``--xla_cpu_experimental_onednn_custom_call``,
    ``--xla_cpu_multi_thread_eigen=false``: 47-61 ms against 48 ms). On this
    2-vCPU machine the second thread adds about half a core (a 2048² product: 62-69
