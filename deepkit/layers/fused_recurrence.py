@@ -60,7 +60,21 @@ intermediate on stacks and replays the cell's ops one by one backwards. Here:
    45.7 on two), so the products run near the machine's matmul limit, and what a
    step adds to them is its elementwise work: 8 ms at T=400 on one core, the
    same whether the sigmoid is XLA's, ``1 / (1 + exp(-z))`` or written with
-   ``tanh`` (64.4, 63.9, 64.0 ms against the floor's 56.5).
+   ``tanh`` (64.4, 63.9, 64.0 ms against the floor's 56.5). That elementwise work
+   cannot move to the second core: XLA's CPU runtime runs a step's fusions one
+   after another on one thread, and splits none of them across threads (not
+   even at batch 256). 400 steps of the LSTM's elementwise work alone (batch 64, 128 units)
+   took 9.6 ms as one chain, 9.6 ms as two independent chains of half the batch
+   and 10.5 ms as four, and grew with the batch linearly (18.3 ms at 128, 39.3
+   ms at 256). So splitting it measured no faster on the LSTM loop at T=400
+   (elementwise in batch halves 53-54 ms, in unit halves 56 ms, against 47-50
+   ms; two unit halves each with its own products 43-47 against 45-47 ms, within
+   the run's noise). Neither did more ``XLA_FLAGS``
+   (``--xla_cpu_enable_concurrency_optimized_scheduler``,
+   ``--xla_cpu_enable_fast_math``, ``--xla_cpu_experimental_xnn_fusion_type``
+   ``eltwise`` or ``dot,eltwise``, ``--xla_cpu_experimental_xnn_graph_fusion_mode``
+   greedy) nor the products' depth (160 rows with the bias added after them, or
+   zero-padded to 168 or 176: 48.6, 51.0, 53.1 ms against 48.2 ms at 161).
 
 The forward equations mirror :func:`~deepkit.layers.peephole_lstm_step` and
 :func:`~deepkit.layers.relevance_gru_step` (``tests/layers/test_fast_path.py``
