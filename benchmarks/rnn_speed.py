@@ -30,6 +30,16 @@ measured in a fresh process run with `TF_CPU_ALLOCATOR_USE_BFC=true`: after two
 warm-up steps the allocator's peak is reset, three more steps run, and the peak
 bytes allocated above those allocated before them are reported (MiB).
 
+Allocator: the timings use whichever CPU allocator the process was started with,
+and the first lines say which. With TensorFlow's default one, a step compiled
+by XLA gets its working buffer (the layers' saved activations: 132 MB for
+deepkit's LSTM training step at T=400, 260 MB for Keras') freshly mapped from
+the operating system on every call, and first touching it costs page faults:
+each row reports the minor page faults of a training step (deepkit/Keras, from
+``getrusage``). ``TF_CPU_ALLOCATOR_USE_BFC=true`` keeps that memory between
+steps (no faults), which makes both sides' XLA training steps faster, Keras'
+more, so a run with it is the harder comparison for deepkit.
+
     python benchmarks/rnn_speed.py               # T=100, 400; U=128; fp32, mixed_bfloat16; XLA off, on
     python benchmarks/rnn_speed.py --quick       # T=100, U=128, fp32, XLA off; few repeats
     python benchmarks/rnn_speed.py --full        # adds U=512
@@ -50,6 +60,11 @@ import statistics
 import subprocess
 import sys
 import time
+
+try:
+    import resource
+except ImportError:  # not on Windows: page faults are then not reported
+    resource = None
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -121,6 +136,19 @@ def predict_floor(family, timesteps, units, jit_compile, dtype):
     return lambda: loop(x).numpy()
 
 
+def minor_page_faults():
+    """Minor page faults of this process so far (``nan`` where ``getrusage`` is missing)."""
+    if resource is None:
+        return float("nan")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def allocator_description():
+    if os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("1", "true"):
+        return "BFC (TF_CPU_ALLOCATOR_USE_BFC=true: memory kept between steps)"
+    return "TensorFlow's default (XLA's per-step buffers freshly mapped; TF_CPU_ALLOCATOR_USE_BFC=true keeps them)"
+
+
 def build(make_layer, timesteps, units, jit_compile):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((timesteps, FEATURES))
@@ -156,7 +184,7 @@ def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_ge
                 for _ in range(2):  # trace / compile, warm up
                     model.train_on_batch(x, y)
                     model.predict_on_batch(x)
-            entries.append({"name": name, "model": model, "layer": layer, "train": [], "predict": []})
+            entries.append({"name": name, "model": model, "layer": layer, "train": [], "predict": [], "faults": 0})
         floor = predict_floor(family, timesteps, units, jit_compile, keras.config.dtype_policy().compute_dtype)
         floor()  # trace / compile
         floor_times = []
@@ -166,9 +194,11 @@ def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_ge
             floor()
             floor_times.append(time.perf_counter() - start)
             for entry in entries:
+                faults = minor_page_faults()
                 start = time.perf_counter()
                 entry["model"].train_on_batch(x, y)
                 entry["train"].append(time.perf_counter() - start)
+                entry["faults"] += minor_page_faults() - faults
                 start = time.perf_counter()
                 entry["model"].predict_on_batch(x)
                 entry["predict"].append(time.perf_counter() - start)
@@ -183,6 +213,7 @@ def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_ge
                     "train_ms": train_ms,
                     "predict_ms": statistics.median(entry["predict"]) * 1e3,
                     "train_gflops": flops / (train_ms / 1e3) / 1e9,
+                    "train_page_faults": entry["faults"] / repeats,
                 }
             )
         return results, statistics.median(floor_times) * 1e3
@@ -281,7 +312,8 @@ def format_line(row):
         f"= {row['train_ratio']:.2f}x  predict {ours['predict_ms']:6.1f}/{theirs['predict_ms']:6.1f} ms "
         f"= {row['predict_ratio']:.2f}x (floor {row['predict_floor_ms']:.1f} ms = "
         f"{row['predict_floor_ratio']:.2f}x)  {ours['train_gflops']:5.1f} GFLOP/s "
-        f"({100 * row['peak_fraction']:.0f}% of peak)  path: {ours['path']}{memory}{general}"
+        f"({100 * row['peak_fraction']:.0f}% of peak)  path: {ours['path']}  page faults/train step "
+        f"{ours['train_page_faults']:.0f}/{theirs['train_page_faults']:.0f}{memory}{general}"
     )
 
 
@@ -323,6 +355,7 @@ def main(argv=None):
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPU threads, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
           f"load average {load:.2f} at start")
+    print(f"CPU allocator: {allocator_description()}")
     print(f"fp32 matmul peak (tf.matmul 2048x2048, same run): {peak:.0f} GFLOP/s")
     print(f"batch {BATCH}, features {FEATURES}, medians of {repeats} interleaved repeats\n", flush=True)
 
@@ -359,7 +392,7 @@ def main(argv=None):
         print(markdown_table(rows, peak))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"matmul_peak_gflops": peak, "rows": rows}, f, indent=2)
+            json.dump({"matmul_peak_gflops": peak, "cpu_allocator": allocator_description(), "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":
