@@ -486,7 +486,14 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
     the loop as single GEMMs over all steps, which are tall, thin and can only
     start once the loop has finished (LSTM training step: 60 vs 78 ms at T=100
     without XLA, 257 vs 306 ms at T=400 under XLA). The accumulators
-    also need no ``(T, batch, 4·units)`` buffer of ``dz``.)
+    also need no ``(T, batch, 4·units)`` buffer of ``dz``. Under XLA nothing runs
+    beside the chain (item 7 of the module docstring), and which way wins there
+    depends on the CPU allocator: with ``TF_CPU_ALLOCATOR_USE_BFC=true`` the GEMMs
+    after the loop measured faster (T=400: 161 vs 178 ms), with the default one,
+    which maps that buffer afresh each step, slower (239 vs 230 ms, 33,900 vs
+    20,400 page faults a step); forming them every 16 steps from a carried window
+    of ``dz``, ``h`` and ``x`` was slower with the default allocator (198 vs 182
+    ms) and gained less with BFC (179 vs 188 ms).)
     """
     bias_arg = tf.zeros([kernel.shape[-1]], x.dtype) if bias is None else bias
     peephole_arg = tf.zeros([0], x.dtype) if peephole is None else peephole
