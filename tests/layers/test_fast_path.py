@@ -148,6 +148,37 @@ def test_every_sequence_length_runs_every_step(family, option, steps):
         np.testing.assert_allclose(fast, general, atol=2e-5, rtol=2e-5)
 
 
+@pytest.mark.parametrize("kind", ["diagonal", "full"])
+@pytest.mark.parametrize("extra", [-1, 0, 3])
+def test_lstm_weight_gradient_windows_under_xla_cover_every_step(kind, extra):
+    # Under XLA the LSTM's backward loop forms dU, dW and db once per window of
+    # steps; the first window it runs (the last steps) is partial unless the
+    # length is a multiple of the window. Mask, recurrent dropout and a returned
+    # sequence make every step's dz reach the weights differently.
+    window = fused_recurrence.WEIGHT_GRADIENT_WINDOW
+    length = 2 * window + extra
+    rng = np.random.default_rng(9)
+    x = tf.constant(rng.normal(size=(B, length, D)).astype("float32"))
+    mask = tf.constant(np.arange(length)[None, :] < np.array([length, length - window + 1, 2])[:, None])
+    results = []
+    for general in (False, True):
+        layer = make_layer("lstm", kind, return_sequences=True, recurrent_dropout=0.3, seed=4)
+
+        @tf.function(jit_compile=True)
+        def compute(x, mask):
+            with tf.GradientTape() as tape:
+                outputs = layer(x, mask=mask, training=True)
+                loss = tf.reduce_sum(outputs[0] * tf.range(1.0, length + 1.0)[:, None]) + tf.reduce_sum(outputs[2])
+            return tape.gradient(loss, layer.trainable_weights)
+
+        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+            grads = compute(x, mask)
+        assert layer.execution_path().startswith("general") == general
+        results.append([np.asarray(g) for g in grads])
+    for fast, general in zip(*results):
+        np.testing.assert_allclose(fast, general, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
 def test_masked_steps_output_zeros_with_zero_output_for_mask(family, option):
     outputs, _ = assert_paths_agree(family, option, "right", zero_output_for_mask=True)
