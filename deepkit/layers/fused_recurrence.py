@@ -325,6 +325,36 @@ def _add_recurrent_gradient(totals, reads, dzs):
     return tuple(total + tf.matmul(read, dz, transpose_a=True) for total, read, dz in zip(totals, reads, dzs))
 
 
+def _new_windows(likes):
+    """Zero buffers of :data:`WEIGHT_GRADIENT_WINDOW` steps, one per step value shaped like ``likes``."""
+    return tuple(tf.zeros([WEIGHT_GRADIENT_WINDOW, *like.shape], like.dtype) for like in likes)
+
+
+def _rows(window):
+    """A window ``(steps, batch, n)`` as ``(steps·batch, n)``: the depth of the products over it."""
+    return tf.reshape(window, [-1, window.shape[-1]])
+
+
+def _windowed_weight_gradients(t, windows, values, totals, products):
+    """Under XLA: writes step ``t``'s ``values`` into slot ``t mod W`` of the
+    carried ``windows`` (in place) and, at slot 0, adds ``products(*windows)`` to
+    ``totals``. Returns ``(windows, totals)``.
+
+    The backward loops run from step T-1 down to 0, so slot 0 closes a window and
+    step 0 closes the last. The first window they fill (the last steps) may be
+    partial; its unwritten slots still hold the initial zeros, which add nothing.
+    """
+    slot = t % WEIGHT_GRADIENT_WINDOW
+    windows = tuple(
+        _xla_dynamic_update_slice(window, value[None], tf.stack([slot, 0, 0])) for window, value in zip(windows, values)
+    )
+
+    def add_products():
+        return tuple(total + product for total, product in zip(totals, products(*windows)))
+
+    return windows, tf.cond(tf.equal(slot, 0), add_products, lambda: totals)
+
+
 def _zeros_if_none(gradient, like):
     return tf.zeros_like(like) if gradient is None else gradient
 
@@ -567,8 +597,8 @@ def _lstm_backward(
     has ``o_t`` and ``c_t`` at hand forms ``h_t = o_t ⊙ tanh(c_t)`` (the product the
     forward step took) and adds the ``h_tᵀ dz_{t+1}`` of the step after it to ``dU``;
     ``h_0ᵀ dz_1`` is added after the loop. Under XLA (where ``recompute_h`` is
-    off) ``dU``, ``dW`` and ``db`` are formed per window of steps instead (see
-    :func:`lstm_sequence`)."""
+    off) ``dU``, ``dW`` and ``db`` are formed per window of steps instead
+    (:func:`_windowed_weight_gradients`, :func:`lstm_sequence`)."""
     units = h0.shape[-1]
     windowed = _xla_dynamic_update_slice is not None and _compiled_by_xla() and not recompute_h
     recurrent_t = tuple(tf.transpose(part) for part in tf.split(recurrent_kernel, 4, axis=-1))
@@ -625,25 +655,9 @@ def _lstm_backward(
         # --- beside it: the weight and input gradients of this step ---
         dzs = (dz_i, dz_f, dz_c, dz_o)
         if windowed:
-            # Steps run from T-1 down to 0; step t fills slot t mod W, and the
-            # window's products are taken at slot 0. The first window (the last
-            # steps) may be partial: its unwritten slots still hold zeros.
-            slot = t % WEIGHT_GRADIENT_WINDOW
-            windows = tuple(
-                _xla_dynamic_update_slice(window, value[None], tf.stack([slot, 0, 0]))
-                for window, value in zip(windows, (dz, _recurrent_read(h_prev, rdm), x_t))
-            )
-
-            def flush():
-                dz_w, h_w, x_w = (tf.reshape(w, [-1, w.shape[-1]]) for w in windows)
-                return (
-                    d_recurrent + tf.matmul(h_w, dz_w, transpose_a=True),
-                    d_kernel + tf.matmul(x_w, dz_w, transpose_a=True),
-                    d_bias + tf.reduce_sum(windows[0], axis=0),
-                )
-
-            d_recurrent, d_kernel, d_bias = tf.cond(
-                tf.equal(slot, 0), flush, lambda: (d_recurrent, d_kernel, d_bias)
+            step_values = (dz, _recurrent_read(h_prev, rdm), x_t)
+            windows, (d_recurrent, d_kernel, d_bias) = _windowed_weight_gradients(
+                t, windows, step_values, (d_recurrent, d_kernel, d_bias), _lstm_window_products
             )
         elif recompute_h:
             d_recurrent = _add_recurrent_gradient(d_recurrent, (_recurrent_read(o * tanh_c, rdm),) * 4, dz_after)
@@ -681,9 +695,8 @@ def _lstm_backward(
     if recompute_h:
         carry += (tuple(tf.zeros_like(h0) for _ in range(4)),)  # dz_{T+1}: none
     if windowed:
-        # dz, h_{t-1} ⊙ rdm and x_t of the window's steps, and the step's index.
-        windows = tuple(tf.zeros([WEIGHT_GRADIENT_WINDOW, *like.shape], like.dtype) for like in (carry[4], h0, x[0]))
-        carry += (_steps(x) - 1, windows)
+        # The step's index, and dz, h_{t-1} ⊙ rdm and x_t of the window's steps.
+        carry += (_steps(x) - 1, _new_windows((carry[4], h0, x[0])))
     carry, d_x = _scan(step, _steps(x), sequences, carry, (x[0],) if with_dx else (), reverse=True)
     dh0, dc0, d_recurrent, d_kernel, d_bias, d_peephole = carry[:6]
     if not windowed:
@@ -694,6 +707,16 @@ def _lstm_backward(
         d_peephole = tf.reduce_sum(tf.concat(d_peephole, axis=-1), axis=0)
     d_x = d_x[0].stack() if with_dx else None
     return d_x, d_kernel, tf.reduce_sum(d_bias, axis=0), dh0, dc0, d_recurrent, d_peephole
+
+
+def _lstm_window_products(dz, h_read, x):
+    """``(dU, dW, db)`` of a window of steps (each ``(steps, batch, ·)``), ``db`` still per batch row."""
+    dz_rows = _rows(dz)
+    return (
+        tf.matmul(_rows(h_read), dz_rows, transpose_a=True),
+        tf.matmul(_rows(x), dz_rows, transpose_a=True),
+        tf.reduce_sum(dz, axis=0),
+    )
 
 
 def run_peephole_lstm(layer, sequences, initial_state, mask, training):
@@ -833,6 +856,11 @@ def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=Non
 
         dU_g += h̃ᵀ [dz_u, dz_r]     dU_c += qᵀ dz_c     dW += x_tᵀ dz     db += dz
         dx_t = dz Wᵀ                                    (dz = [dz_u, dz_r, dz_c])
+
+    Under XLA the GRU keeps these per-step products: forming them once per window
+    of steps, as :func:`lstm_sequence` does, from windows of ``dz``, ``h̃``,
+    ``x_t`` and ``q``, measured slower (training step at T=400: 173.6 vs 125.6
+    ms with the default allocator, 146.9 vs 130.3 ms with BFC).
     """
     bias_arg = tf.zeros([kernel.shape[-1]], x.dtype) if bias is None else bias
 

@@ -148,13 +148,16 @@ def test_every_sequence_length_runs_every_step(family, option, steps):
         np.testing.assert_allclose(fast, general, atol=2e-5, rtol=2e-5)
 
 
-@pytest.mark.parametrize("kind", ["diagonal", "full"])
+@pytest.mark.parametrize(
+    "family, option", [("lstm", "diagonal"), ("lstm", "full"), ("gru", True), ("gru", False)]
+)
 @pytest.mark.parametrize("extra", [-1, 0, 3])
-def test_lstm_weight_gradient_windows_under_xla_cover_every_step(kind, extra):
+def test_long_sequences_under_xla_give_the_general_paths_weight_gradients(family, option, extra):
     # Under XLA the LSTM's backward loop forms dU, dW and db once per window of
     # steps; the first window it runs (the last steps) is partial unless the
     # length is a multiple of the window. Mask, recurrent dropout and a returned
-    # sequence make every step's dz reach the weights differently.
+    # sequence make every step's dz reach the weights differently. The GRU's
+    # per-step accumulation is pinned at the same lengths.
     window = fused_recurrence.WEIGHT_GRADIENT_WINDOW
     length = 2 * window + extra
     rng = np.random.default_rng(9)
@@ -162,13 +165,13 @@ def test_lstm_weight_gradient_windows_under_xla_cover_every_step(kind, extra):
     mask = tf.constant(np.arange(length)[None, :] < np.array([length, length - window + 1, 2])[:, None])
     results = []
     for general in (False, True):
-        layer = make_layer("lstm", kind, return_sequences=True, recurrent_dropout=0.3, seed=4)
+        layer = make_layer(family, option, return_sequences=True, recurrent_dropout=0.3, seed=4)
 
         @tf.function(jit_compile=True)
         def compute(x, mask):
             with tf.GradientTape() as tape:
                 outputs = layer(x, mask=mask, training=True)
-                loss = tf.reduce_sum(outputs[0] * tf.range(1.0, length + 1.0)[:, None]) + tf.reduce_sum(outputs[2])
+                loss = tf.reduce_sum(outputs[0] * tf.range(1.0, length + 1.0)[:, None]) + tf.reduce_sum(outputs[-1])
             return tape.gradient(loss, layer.trainable_weights)
 
         with fused_recurrence.general_path() if general else contextlib.nullcontext():
