@@ -63,10 +63,10 @@ intermediate on stacks and replays the cell's ops one by one backwards. Here:
    ``tanh`` (64.4, 63.9, 64.0 ms against the floor's 56.5). That elementwise work
    cannot move to the second core: XLA's CPU runtime runs a step's fusions one
    after another on one thread, and splits none of them across threads (not
-   even at batch 256). 400 steps of the LSTM's elementwise work alone (batch 64, 128 units)
-   took 9.6 ms as one chain, 9.6 ms as two independent chains of half the batch
-   and 10.5 ms as four, and grew with the batch linearly (18.3 ms at 128, 39.3
-   ms at 256). So splitting it measured no faster on the LSTM loop at T=400
+   even at batch 256). 400 steps of the LSTM's elementwise work alone (batch 64,
+   128 units) took 9.6 ms as one chain, 9.6 ms as two independent chains of half
+   the batch and 10.5 ms as four, and grew with the batch linearly (18.3 ms at
+   128, 39.3 ms at 256). So splitting it measured no faster on the LSTM loop at T=400
    (elementwise in batch halves 53-54 ms, in unit halves 56 ms, against 47-50
    ms; two unit halves each with its own products 43-47 against 45-47 ms, within
    the run's noise). Neither did more ``XLA_FLAGS``
@@ -252,7 +252,7 @@ not change the numbers computed."""
 
 
 def _scan(step, steps, sequences, carry, emit_like=(), reverse=False):
-    """Runs ``carry, emitted = step(slices_t, carry)`` over ``steps`` time steps.
+    """Runs ``carry, emitted = step(t, slices_t, carry)`` over ``steps`` time steps.
 
     A raw ``tf.while_loop`` with a static trip count (``maximum_iterations``), so
     that it compiles under XLA, forward and in a gradient. ``sequences`` is a
@@ -279,7 +279,7 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False):
         return sequence.read(t) if isinstance(sequence, tf.TensorArray) else sequence[t]
 
     def run(t, slices, carry, arrays):
-        carry, emitted = step(slices, carry)
+        carry, emitted = step(t, slices, carry)
         return carry, tuple(array.write(t, value) for array, value in zip(arrays, emitted))
 
     def body(t, slices, carry, arrays):
@@ -326,19 +326,17 @@ def _add_recurrent_gradient(totals, reads, dzs):
 
 
 def _new_windows(likes):
-    """Zero buffers of :data:`WEIGHT_GRADIENT_WINDOW` steps, one per step value shaped like ``likes``."""
-    return tuple(tf.zeros([WEIGHT_GRADIENT_WINDOW, *like.shape], like.dtype) for like in likes)
+    """Zero buffers of :data:`WEIGHT_GRADIENT_WINDOW` steps, one per step value shaped like ``likes``
+    (whose batch size may only be known when the graph runs)."""
+    return tuple(tf.zeros(tf.concat([[WEIGHT_GRADIENT_WINDOW], tf.shape(like)], 0), like.dtype) for like in likes)
 
 
-def _rows(window):
-    """A window ``(steps, batch, n)`` as ``(steps·batch, n)``: the depth of the products over it."""
-    return tf.reshape(window, [-1, window.shape[-1]])
-
-
-def _windowed_weight_gradients(t, windows, values, totals, products):
-    """Under XLA: writes step ``t``'s ``values`` into slot ``t mod W`` of the
-    carried ``windows`` (in place) and, at slot 0, adds ``products(*windows)`` to
-    ``totals``. Returns ``(windows, totals)``.
+def _windowed_weight_gradients(t, windows, values, totals):
+    """Under XLA: writes step ``t``'s ``values = (dz, read, x_t)`` into slot
+    ``t mod W`` of the carried ``windows`` (in place) and, at slot 0, adds the
+    window's ``readᵀ dz``, ``x_tᵀ dz`` and ``Σ dz`` (still per batch row) to
+    ``totals = (dU, dW, db)``, as products ``W · batch`` rows deep. Returns
+    ``(windows, totals)``.
 
     The backward loops run from step T-1 down to 0, so slot 0 closes a window and
     step 0 closes the last. The first window they fill (the last steps) may be
@@ -350,7 +348,14 @@ def _windowed_weight_gradients(t, windows, values, totals, products):
     )
 
     def add_products():
-        return tuple(total + product for total, product in zip(totals, products(*windows)))
+        dz, read, x = windows
+        dz_rows = tf.reshape(dz, [-1, dz.shape[-1]])
+        products = (
+            tf.matmul(tf.reshape(read, [-1, read.shape[-1]]), dz_rows, transpose_a=True),
+            tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), dz_rows, transpose_a=True),
+            tf.reduce_sum(dz, axis=0),
+        )
+        return tuple(total + product for total, product in zip(totals, products))
 
     return windows, tf.cond(tf.equal(slot, 0), add_products, lambda: totals)
 
@@ -447,7 +452,7 @@ def _lstm_forward(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
     with_gates = store in ("gradient", "gates")
     emit_count = {None: 0, "states": 1, "gradient": 6, "gates": 5}[store]
 
-    def step(slices, carry):
+    def step(t, slices, carry):
         h_prev, c_prev = carry
         h, c, gates = _lstm_step(slices[0], h_prev, c_prev, gate_weights, ones, peephole, kind, rdm, with_gates)
         if mask is not None:
@@ -609,7 +614,7 @@ def _lstm_backward(
         v_if, v_o = _split_peephole(peephole, kind)
         v_if_t, v_o_t = tf.transpose(v_if), tf.transpose(v_o)
 
-    def step(slices, carry):
+    def step(t, slices, carry):
         if d_states is not None:
             d_state, *slices = slices
         if recompute_h:
@@ -617,7 +622,7 @@ def _lstm_backward(
             dh, dc, d_recurrent, d_kernel, d_bias, d_peephole, c, dz_after = carry
         elif windowed:
             x_t, h_prev, i, f, g, o, c_prev = slices[:7]
-            dh, dc, d_recurrent, d_kernel, d_bias, d_peephole, c, t, windows = carry
+            dh, dc, d_recurrent, d_kernel, d_bias, d_peephole, c, windows = carry
         else:
             x_t, h_prev, i, f, g, o, c_prev = slices[:7]
             dh, dc, d_recurrent, d_kernel, d_bias, d_peephole, c = carry  # c: c_t, carried from the step after
@@ -655,9 +660,8 @@ def _lstm_backward(
         # --- beside it: the weight and input gradients of this step ---
         dzs = (dz_i, dz_f, dz_c, dz_o)
         if windowed:
-            step_values = (dz, _recurrent_read(h_prev, rdm), x_t)
             windows, (d_recurrent, d_kernel, d_bias) = _windowed_weight_gradients(
-                t, windows, step_values, (d_recurrent, d_kernel, d_bias), _lstm_window_products
+                t, windows, (dz, _recurrent_read(h_prev, rdm), x_t), (d_recurrent, d_kernel, d_bias)
             )
         elif recompute_h:
             d_recurrent = _add_recurrent_gradient(d_recurrent, (_recurrent_read(o * tanh_c, rdm),) * 4, dz_after)
@@ -675,7 +679,7 @@ def _lstm_backward(
             )
         carry = (dh_prev, dc_prev, d_recurrent, d_kernel, d_bias, d_peephole, c_prev)
         if windowed:
-            carry += (t - 1, windows)
+            carry += (windows,)
         return carry + ((dzs,) if recompute_h else ()), ((tf.matmul(dz, kernel_t),) if with_dx else ())
 
     sequences = (() if d_states is None else (d_states,)) + (x, *saved) + (() if mask is None else (mask,))
@@ -695,8 +699,7 @@ def _lstm_backward(
     if recompute_h:
         carry += (tuple(tf.zeros_like(h0) for _ in range(4)),)  # dz_{T+1}: none
     if windowed:
-        # The step's index, and dz, h_{t-1} ⊙ rdm and x_t of the window's steps.
-        carry += (_steps(x) - 1, _new_windows((carry[4], h0, x[0])))
+        carry += (_new_windows((carry[4], h0, x[0])),)  # dz, h_{t-1} ⊙ rdm and x_t of a window's steps
     carry, d_x = _scan(step, _steps(x), sequences, carry, (x[0],) if with_dx else (), reverse=True)
     dh0, dc0, d_recurrent, d_kernel, d_bias, d_peephole = carry[:6]
     if not windowed:
@@ -707,16 +710,6 @@ def _lstm_backward(
         d_peephole = tf.reduce_sum(tf.concat(d_peephole, axis=-1), axis=0)
     d_x = d_x[0].stack() if with_dx else None
     return d_x, d_kernel, tf.reduce_sum(d_bias, axis=0), dh0, dc0, d_recurrent, d_peephole
-
-
-def _lstm_window_products(dz, h_read, x):
-    """``(dU, dW, db)`` of a window of steps (each ``(steps, batch, ·)``), ``db`` still per batch row."""
-    dz_rows = _rows(dz)
-    return (
-        tf.matmul(_rows(h_read), dz_rows, transpose_a=True),
-        tf.matmul(_rows(x), dz_rows, transpose_a=True),
-        tf.reduce_sum(dz, axis=0),
-    )
 
 
 def run_peephole_lstm(layer, sequences, initial_state, mask, training):
@@ -810,7 +803,7 @@ def _gru_forward(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask, rd
     ones = tf.ones_like(h0[:, :1])
     emit_count = {None: 0, "states": 1, "gradient": 6 if relevance_gate else 4}[store]
 
-    def step(slices, carry):
+    def step(t, slices, carry):
         (h_prev,) = carry
         h, factors = _gru_step(slices[0], h_prev, weights, ones, relevance_gate, rdm, store == "gradient")
         if mask is not None:
@@ -896,7 +889,7 @@ def _gru_backward(d_states, d_h_last, x, kernel, h0, saved, recurrent_kernel, re
     candidate_t = None if candidate_kernel is None else tf.transpose(candidate_kernel)
     kernel_t = tf.transpose(kernel)
 
-    def step(slices, carry):
+    def step(t, slices, carry):
         if d_states is not None:
             d_state, *slices = slices
         x_t, h_prev, update_factor, candidate_factor, keep_factor = slices[:5]

@@ -333,3 +333,20 @@ def test_fit_on_the_fast_path_under_xla_matches_the_general_path():
         losses.append(history.history["loss"])
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
     assert losses[0][-1] < losses[0][0]
+
+
+def test_fit_under_xla_with_a_partial_last_batch_and_a_new_length():
+    # Keras retraces with the batch (and the length) unknown once they change;
+    # the backward loop's window buffers must then take their shape at run time.
+    window = fused_recurrence.WEIGHT_GRADIENT_WINDOW
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(10, window + 5, D)).astype("float32")
+    y = rng.normal(size=(10, 1)).astype("float32")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, D))
+    model = keras.Model(inputs, keras.layers.Dense(1)(PeepholeLSTM(U)(inputs)))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", jit_compile=True)
+    first = model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0).history["loss"]
+    second = model.fit(x[:, :7], y, batch_size=4, epochs=1, shuffle=False, verbose=0).history["loss"]
+    assert np.all(np.isfinite(first + second))
+    assert first[-1] < first[0]
