@@ -149,8 +149,8 @@ FAST_PATH_ENABLED = True
 """Module switch: ``False`` sends every deepkit recurrent layer to the general path."""
 
 WEIGHT_GRADIENT_WINDOW = 16
-"""Under XLA, the LSTM's backward loop forms its weight gradients every this many
-steps, as one product over the window's steps (see :func:`lstm_sequence`)."""
+"""Under XLA, the backward loops form their weight gradients every this many
+steps, as one product over the window's steps (see :func:`_scan`)."""
 
 
 @contextlib.contextmanager
@@ -251,7 +251,7 @@ compiles the loop and has no such cost, and there a longer body measured slower
 not change the numbers computed."""
 
 
-def _scan(step, steps, sequences, carry, emit_like=(), reverse=False):
+def _scan(step, steps, sequences, carry, emit_like=(), reverse=False, flush=None):
     """Runs ``carry, emitted = step(t, slices_t, carry)`` over ``steps`` time steps.
 
     A raw ``tf.while_loop`` with a static trip count (``maximum_iterations``), so
@@ -265,8 +265,23 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False):
     ``emitted`` (shaped like ``emit_like``) is written to TensorArrays: writing
     one stores a reference, and a later loop reads it without a copy.
 
+    With ``flush`` (the backward loops under XLA; ``reverse`` only) the steps run
+    in windows of :data:`WEIGHT_GRADIENT_WINDOW`, a window closing after each step
+    ``t`` with ``t mod W = 0`` (the first window run may be partial), and
+    ``carry = flush(carry)`` runs after each window: a loop over windows around
+    a loop over a window's steps. There the steps read their own slices.
+    Why this shape, measured on the LSTM's training step at T=400 under XLA
+    (medians of 11; default / ``TF_CPU_ALLOCATOR_USE_BFC=true`` allocator):
+    a ``tf.cond`` at the window's last step inside a single loop made XLA copy
+    the carried weight-gradient totals twice on every step (224 x 512 floats),
+    and carried slices were copied on every step too; nested loops 201.8 / 176.7
+    ms against 224.5 / 212.4 ms with the ``tf.cond``, and with each step reading
+    its own slices 194.5 / 164.6 ms.
+
     Returns ``(carry, TensorArrays of the emitted values)``.
     """
+    if flush is not None and not reverse:
+        raise ValueError("_scan: `flush` closes windows at steps t with t mod W = 0, which needs reverse=True")
     known_length = isinstance(steps, int)
     several = known_length and steps >= STEPS_PER_ITERATION and not _compiled_by_xla()
     per_iteration = STEPS_PER_ITERATION if several else 1
@@ -283,6 +298,9 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False):
         return carry, tuple(array.write(t, value) for array, value in zip(arrays, emitted))
 
     def body(t, slices, carry, arrays):
+        if flush is not None:  # each step reads its own slices; none are carried
+            carry, arrays = run(t, tuple(read(sequence, t) for sequence in sequences), carry, arrays)
+            return t + delta, slices, carry, arrays
         for offset in range(per_iteration):
             if offset:
                 slices = tuple(read(sequence, t + offset * delta) for sequence in sequences)
@@ -296,6 +314,8 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False):
     arrays = tuple(
         tf.TensorArray(like.dtype, size=steps, element_shape=like.shape, clear_after_read=False) for like in emit_like
     )
+    if flush is not None:
+        return _scan_windows(body, steps, first, carry, arrays, flush)
     slices = tuple(read(sequence, first) for sequence in sequences)
     # One iteration at a time: letting the next ones start early (the default, 10)
     # measured no faster and held their temporaries (+4 MB at T=100, U=128).
@@ -306,6 +326,36 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False):
         if offset:
             slices = tuple(read(sequence, t + offset * delta) for sequence in sequences)
         carry, arrays = run(t + offset * delta, slices, carry, arrays)
+    return carry, arrays
+
+
+def _scan_windows(body, steps, first, carry, arrays, flush):
+    """``_scan``'s loop with ``flush``: windows of :data:`WEIGHT_GRADIENT_WINDOW`
+    steps run by ``body`` from step ``first`` down, ``flush`` after each.
+
+    The first window holds the steps from T-1 down to the multiple of W below, so
+    it is the only one that may be partial, and it is filled first: its unwritten
+    slots of the carried buffers still hold their initial zeros, which add nothing
+    (a partial window run last would find the previous window's values there).
+    """
+    window = WEIGHT_GRADIENT_WINDOW
+    windows = (steps + window - 1) // window
+    first_window = steps - (windows - 1) * window
+
+    def run_window(index, t, carry, arrays):
+        count = tf.where(tf.equal(index, 0), first_window, window)
+        _, t, _, carry, arrays = tf.while_loop(
+            lambda i, *_: i < count,
+            lambda i, *state: (i + 1, *body(*state)),
+            (tf.constant(0), t, (), carry, arrays),
+            maximum_iterations=window,
+            parallel_iterations=1,
+        )
+        return index + 1, t, flush(carry), arrays
+
+    _, _, carry, arrays = tf.while_loop(
+        lambda index, *_: index < windows, run_window, (tf.constant(0), first, carry, arrays), parallel_iterations=1
+    )
     return carry, arrays
 
 
@@ -331,33 +381,29 @@ def _new_windows(likes):
     return tuple(tf.zeros(tf.concat([[WEIGHT_GRADIENT_WINDOW], tf.shape(like)], 0), like.dtype) for like in likes)
 
 
-def _windowed_weight_gradients(t, windows, values, totals):
-    """Under XLA: writes step ``t``'s ``values = (dz, read, x_t)`` into slot
-    ``t mod W`` of the carried ``windows`` (in place) and, at slot 0, adds the
-    window's ``readᵀ dz``, ``x_tᵀ dz`` and ``Σ dz`` (still per batch row) to
-    ``totals = (dU, dW, db)``, as products ``W · batch`` rows deep. Returns
-    ``(windows, totals)``.
-
-    The backward loops run from step T-1 down to 0, so slot 0 closes a window and
-    step 0 closes the last. The first window they fill (the last steps) may be
-    partial; its unwritten slots still hold the initial zeros, which add nothing.
-    """
+def _write_windows(t, windows, values):
+    """Writes step ``t``'s ``values`` into slot ``t mod W`` of the carried ``windows``,
+    in place (XLA's ``dynamic_update_slice``)."""
     slot = t % WEIGHT_GRADIENT_WINDOW
-    windows = tuple(
+    return tuple(
         _xla_dynamic_update_slice(window, value[None], tf.stack([slot, 0, 0])) for window, value in zip(windows, values)
     )
 
-    def add_products():
-        dz, read, x = windows
-        dz_rows = tf.reshape(dz, [-1, dz.shape[-1]])
-        products = (
-            tf.matmul(tf.reshape(read, [-1, read.shape[-1]]), dz_rows, transpose_a=True),
-            tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), dz_rows, transpose_a=True),
-            tf.reduce_sum(dz, axis=0),
-        )
-        return tuple(total + product for total, product in zip(totals, products))
 
-    return windows, tf.cond(tf.equal(slot, 0), add_products, lambda: totals)
+def _add_window_products(totals, windows):
+    """``totals = (dU, dW, db)`` plus one window's ``readᵀ dz``, ``x_tᵀ dz`` and ``Σ dz``.
+
+    ``windows`` is ``(dz, x, read)``, each ``(W, batch, ·)``, ``read`` being what
+    the recurrent kernel multiplied. The products are ``W · batch`` rows deep;
+    ``db`` stays per batch row (summed after the loop).
+    """
+    dz, x, read = (tf.reshape(window, [-1, window.shape[-1]]) for window in windows)
+    products = (
+        tf.matmul(read, dz, transpose_a=True),
+        tf.matmul(x, dz, transpose_a=True),
+        tf.reduce_sum(windows[0], axis=0),
+    )
+    return tuple(total + product for total, product in zip(totals, products))
 
 
 def _zeros_if_none(gradient, like):
@@ -535,13 +581,20 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
 
     Under XLA nothing runs beside the chain (item 7 of the module docstring):
     the per-step products are small GEMMs taken one after another. There the
-    backward step writes its ``dz``, ``h_{t-1} ⊙ rdm`` and ``x_t`` into carried
+    backward step writes its ``dz``, ``x_t`` and ``h_{t-1} ⊙ rdm`` into carried
     buffers of :data:`WEIGHT_GRADIENT_WINDOW` steps (in place, with XLA's
-    ``dynamic_update_slice``) and adds ``dU``, ``dW`` and ``db`` once per window,
-    as products ``window · batch`` deep. LSTM training step under XLA,
-    per-window vs per-step (medians of 11, interleaved): T=400 202.5 vs 214.8
-    ms, T=100 45.3 vs 47.8 ms; with ``TF_CPU_ALLOCATOR_USE_BFC=true`` 169.0 vs
-    189.2 and 44.6 vs 46.9 ms. Windows of 8, 32 and 64 steps measured no better
+    ``dynamic_update_slice``), and ``dU``, ``dW`` and ``db`` are added once per
+    window, as products ``window · batch`` deep, between the windows of
+    :func:`_scan`'s nested loops. LSTM training step under XLA, per-window vs
+    per-step (medians of 9, interleaved): T=400 168.4 vs 206.2 ms, T=100 36.1
+    vs 45.4 ms; with ``TF_CPU_ALLOCATOR_USE_BFC=true`` 142.1 vs 179.4 and 36.4
+    vs 44.6 ms. The first form of the window closed it with a ``tf.cond``
+    inside the single loop, which made XLA copy the carried totals on every step
+    (:func:`_scan`); it measured T=400 202.5 vs 214.8 ms, T=100 45.3 vs 47.8 ms,
+    with ``TF_CPU_ALLOCATOR_USE_BFC=true`` 169.0 vs 189.2 and 44.6 vs 46.9 ms.
+    With the nested loops, windows of 8, 32 and 64 steps measured no better
+    (T=400, default / BFC allocator: 171.1 / 138.8, 165.5 / 142.1, 172.9 / 147.7
+    ms against 168.3 / 138.7 ms at 16). In the ``tf.cond`` form they measured
     (T=400, default / BFC allocator: 213 / 175, 205 / 172, 192 / 189 ms, against
     196 / 192, 214 / 181, 190 / 180 per step in the same runs). Filling the
     windows with ``tensor_scatter_nd_update`` copied them every step (198 vs 182
@@ -603,7 +656,7 @@ def _lstm_backward(
     forward step took) and adds the ``h_tᵀ dz_{t+1}`` of the step after it to ``dU``;
     ``h_0ᵀ dz_1`` is added after the loop. Under XLA (where ``recompute_h`` is
     off) ``dU``, ``dW`` and ``db`` are formed per window of steps instead
-    (:func:`_windowed_weight_gradients`, :func:`lstm_sequence`)."""
+    (:func:`_scan`'s ``flush``, :func:`_add_window_products`)."""
     units = h0.shape[-1]
     windowed = _xla_dynamic_update_slice is not None and _compiled_by_xla() and not recompute_h
     recurrent_t = tuple(tf.transpose(part) for part in tf.split(recurrent_kernel, 4, axis=-1))
@@ -660,9 +713,7 @@ def _lstm_backward(
         # --- beside it: the weight and input gradients of this step ---
         dzs = (dz_i, dz_f, dz_c, dz_o)
         if windowed:
-            windows, (d_recurrent, d_kernel, d_bias) = _windowed_weight_gradients(
-                t, windows, (dz, _recurrent_read(h_prev, rdm), x_t), (d_recurrent, d_kernel, d_bias)
-            )
+            windows = _write_windows(t, windows, (dz, x_t, _recurrent_read(h_prev, rdm)))
         elif recompute_h:
             d_recurrent = _add_recurrent_gradient(d_recurrent, (_recurrent_read(o * tanh_c, rdm),) * 4, dz_after)
         else:
@@ -698,9 +749,15 @@ def _lstm_backward(
     )
     if recompute_h:
         carry += (tuple(tf.zeros_like(h0) for _ in range(4)),)  # dz_{T+1}: none
+    flush = None
     if windowed:
-        carry += (_new_windows((carry[4], h0, x[0])),)  # dz, h_{t-1} ⊙ rdm and x_t of a window's steps
-    carry, d_x = _scan(step, _steps(x), sequences, carry, (x[0],) if with_dx else (), reverse=True)
+        carry += (_new_windows((carry[4], x[0], h0)),)  # dz, x_t and h_{t-1} ⊙ rdm of a window's steps
+
+        def flush(carry):
+            totals = _add_window_products(carry[2:5], carry[-1])
+            return carry[:2] + totals + carry[5:]
+
+    carry, d_x = _scan(step, _steps(x), sequences, carry, (x[0],) if with_dx else (), reverse=True, flush=flush)
     dh0, dc0, d_recurrent, d_kernel, d_bias, d_peephole = carry[:6]
     if not windowed:
         if recompute_h:
@@ -850,10 +907,14 @@ def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=Non
         dU_g += h̃ᵀ [dz_u, dz_r]     dU_c += qᵀ dz_c     dW += x_tᵀ dz     db += dz
         dx_t = dz Wᵀ                                    (dz = [dz_u, dz_r, dz_c])
 
-    Under XLA the GRU keeps these per-step products: forming them once per window
-    of steps, as :func:`lstm_sequence` does, from windows of ``dz``, ``h̃``,
-    ``x_t`` and ``q``, measured slower (training step at T=400: 173.6 vs 125.6
-    ms with the default allocator, 146.9 vs 130.3 ms with BFC).
+    Under XLA the GRU keeps these per-step products. Forming them once per window
+    of steps, as :func:`lstm_sequence` does, from windows of ``dz``, ``x_t``,
+    ``h̃`` and ``q``, measured slower with a ``tf.cond`` closing each window
+    (training step at T=400: 173.6 vs 125.6 ms with the default allocator,
+    146.9 vs 130.3 ms with BFC), and no faster with :func:`_scan`'s nested
+    loops (medians of 15: T=400 140.3 vs 115.3 ms with the default allocator,
+    where the windowed step took 21,263 minor page faults against 1,354; 120.0
+    vs 118.7 ms with BFC; T=100 32.8 vs 31.4 ms).
     """
     bias_arg = tf.zeros([kernel.shape[-1]], x.dtype) if bias is None else bias
 
