@@ -357,7 +357,11 @@ def _scan_windows(body, steps, first, carry, arrays, flush):
         return index + 1, t, flush(carry), arrays
 
     _, _, carry, arrays = tf.while_loop(
-        lambda index, *_: index < windows, run_window, (tf.constant(0), first, carry, arrays), parallel_iterations=1
+        lambda index, *_: index < windows,
+        run_window,
+        (tf.constant(0), first, carry, arrays),
+        maximum_iterations=windows,
+        parallel_iterations=1,
     )
     return carry, arrays
 
@@ -661,7 +665,12 @@ def _lstm_backward(
     off) ``dU``, ``dW`` and ``db`` are formed per window of steps instead
     (:func:`_scan`'s ``flush``, :func:`_add_window_products`)."""
     units = h0.shape[-1]
-    windowed = _xla_dynamic_update_slice is not None and _compiled_by_xla() and not recompute_h
+    # XLA's dynamic_update_slice has no gradient: when a tape records this backward
+    # pass (a gradient of the gradient, e.g. a gradient penalty), the per-step
+    # products are taken instead.
+    windowed = (
+        _xla_dynamic_update_slice is not None and _compiled_by_xla() and not recompute_h and not _tape_active()
+    )
     recurrent_t = tuple(tf.transpose(part) for part in tf.split(recurrent_kernel, 4, axis=-1))
     kernel_t = tf.transpose(kernel)
     if kind == "diagonal":
@@ -917,7 +926,7 @@ def gru_sequence(x, kernel, bias, h0, recurrent_kernel, relevance_gate, mask=Non
     146.9 vs 130.3 ms with BFC), and no faster with :func:`_scan`'s nested
     loops (medians of 15: T=400 140.3 vs 115.3 ms with the default allocator,
     where the windowed step took 21,263 minor page faults against 1,354; 120.0
-    vs 118.7 ms with BFC; T=100 32.8 vs 31.4 ms).
+    vs 118.7 ms with BFC; T=100, default allocator, 32.8 vs 31.4 ms).
     """
     bias_arg = tf.zeros([kernel.shape[-1]], x.dtype) if bias is None else bias
 

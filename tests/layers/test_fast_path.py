@@ -176,6 +176,45 @@ def test_long_sequences_under_xla_give_the_general_paths_weight_gradients(family
 
         with fused_recurrence.general_path() if general else contextlib.nullcontext():
             grads = compute(x, mask)
+            windowed = "XlaDynamicUpdateSlice" in op_types(compute.get_concrete_function(x, mask))
+        assert layer.execution_path().startswith("general") == general
+        assert windowed == (family == "lstm" and not general)
+        results.append([np.asarray(g) for g in grads])
+    for fast, general in zip(*results):
+        np.testing.assert_allclose(fast, general, atol=1e-4, rtol=1e-4)
+
+
+def op_types(concrete_function):
+    """The op types of a traced function, loop bodies and branches included."""
+    graph_def = concrete_function.graph.as_graph_def()
+    nodes = list(graph_def.node)
+    for function in graph_def.library.function:
+        nodes.extend(function.node_def)
+    return {node.op for node in nodes}
+
+
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_a_gradient_of_the_gradient_under_xla_equals_the_general_paths(family, option):
+    # A gradient penalty differentiates the backward loop itself; under XLA the
+    # LSTM's windowed weight gradients (written with an op that has no gradient)
+    # must then give way to differentiable per-step products.
+    length = fused_recurrence.WEIGHT_GRADIENT_WINDOW + 3
+    x = tf.constant(np.random.default_rng(5).normal(size=(B, length, D)).astype("float32"))
+    results = []
+    for general in (False, True):
+        layer = make_layer(family, option)
+
+        @tf.function(jit_compile=True)
+        def penalty_gradient(x):
+            with tf.GradientTape() as outer:
+                with tf.GradientTape() as inner:
+                    inner.watch(x)
+                    loss = tf.reduce_sum(layer(x)[0] ** 2)
+                penalty = tf.reduce_sum(inner.gradient(loss, x) ** 2)
+            return outer.gradient(penalty, layer.trainable_weights)
+
+        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+            grads = penalty_gradient(x)
         assert layer.execution_path().startswith("general") == general
         results.append([np.asarray(g) for g in grads])
     for fast, general in zip(*results):
