@@ -17,67 +17,23 @@ intermediate on stacks and replays the cell's ops one by one backwards. Here:
 3. every product with a recurrent kernel is taken gate by gate: ``h U_i``,
    ``h U_f``, ... are independent small GEMMs that TensorFlow runs concurrently
    on the CPU's cores, where one ``(batch, units) x (units, 4·units)`` GEMM left
-   one core mostly idle (on this project's 2-core CPU: 1.6x faster training
-   steps, 1.6x faster predict, measured by ``benchmarks/rnn_speed.py``). The
-   one exception measured: under XLA at 512 units one wide product predicted
-   faster (LSTM, T=100: 162 vs 182 ms), while it was slower there without XLA
-   (274 vs 193 ms), at 128 units (24 vs 18 ms; 50.9 vs 44.6 ms on the predict
-   floor's loop at T=400) and in training, so it is not taken.
-   Going further the other way, splitting the batch into two halves that each
-   run their own chain in the same loop (so that each core also has a chain's
-   elementwise work) measured no faster under XLA (LSTM predict at T=400: 62.6
-   vs 60.3 ms median, 50.0 vs 52.8 ms best of 25). Other layouts of the step's
-   products measured slower under XLA on the predict floor's loop (T=400, medians
-   of 15, against 44.6 ms): the state kept transposed, ``W_gᵀ [x_t; h; 1]ᵀ``, 59.5
-   ms; the gates as one batched product (``einsum("bk,gku->gbu")``) 67.3 ms;
-   ``transpose_b`` on stored transposes 55.6 ms; two products of two gates each
-   55 ms (against 41-42 ms in that run);
+   one core mostly idle (1.6x faster training steps and predict on this
+   project's 2-core CPU);
 4. the gradient of the inputs is only formed when a tape watches them (not for
    a model's first layer), and only ``h_T`` leaves the op when the layer does
    not return sequences;
 5. without a recording tape (``predict``, serving) the loop stores nothing;
-6. each step projects its own ``x_t W + b``. Hoisting ``X W + b`` for all steps
-   into one GEMM before the loop measured slower here, training and predicting
-   (LSTM predict at T=400: 117 vs 71 ms; again with one dense ``(T, batch,
-   units)`` array per gate read as the loop's carried slices: 153 vs 71 ms under
-   XLA, 164 vs 84 ms without), and its ``(T, batch, 4·units)`` result cost as much
-   memory as four saved activations. The hoisted product is the slow part: with
-   only ``features`` (32) to sum over it is bound by writing its result, and alone
-   it took 46-52 ms at T=400 under XLA (41-50 ms without), most of a whole
-   predict (55-75 ms). Inside the steps the same 32 rows make each product 161
-   rows deep instead of 129: by that count a fifth of the steps' product work,
-   about 12 ms of the 56-66 ms predict floor at T=400 (an estimate, not timed).
-   Nor does a pipelined projection pay: the step forming ``x_{t+1} W + b`` for the
-   next step beside its own ``h U`` products, so that those run 128 rows deep and
-   the projection overlaps the elementwise work, measured slower (LSTM predict
-   loop at T=400 under XLA: 45.2 vs 40.4 ms; on one core 70.6 vs 63.8 ms);
-7. what is left under XLA is the machine's. XLA's CPU options did not speed up
-   the predict floor's loop (``XLA_FLAGS`` ``--xla_cpu_use_onednn``,
-   ``--xla_cpu_use_xnnpack``, ``--xla_cpu_experimental_onednn_custom_call``,
-   ``--xla_cpu_multi_thread_eigen=false``: 47-61 ms against 48 ms). On this
-   2-vCPU machine the second thread adds about half a core (a 2048² product: 62-69
-   GFLOP/s on one thread, 91-105 on two; the floor's loop 59.5 ms on one core,
-   45.7 on two), so the products run near the machine's matmul limit, and what a
-   step adds to them is its elementwise work: 8 ms at T=400 on one core, the
-   same whether the sigmoid is XLA's, ``1 / (1 + exp(-z))`` or written with
-   ``tanh`` (64.4, 63.9, 64.0 ms against the floor's 56.5). That elementwise work
-   cannot move to the second core: XLA's CPU runtime runs a step's fusions one
-   after another on one thread, and splits none of them across threads (not
-   even at batch 256). 400 steps of the LSTM's elementwise work alone (batch 64,
-   128 units) took 9.6 ms as one chain, 9.6 ms as two independent chains of half
-   the batch and 10.5 ms as four, and grew with the batch linearly (18.3 ms at
-   128, 39.3 ms at 256). So splitting it measured no faster on the LSTM loop at T=400
-   (elementwise in batch halves 53-54 ms, in unit halves 56 ms, against 47-50
-   ms; two unit halves each with its own products 43-47 against 45-47 ms, within
-   the run's noise). Neither did more ``XLA_FLAGS``
-   (``--xla_cpu_enable_concurrency_optimized_scheduler``,
-   ``--xla_cpu_enable_fast_math``, ``--xla_cpu_experimental_xnn_fusion_type``
-   ``eltwise`` or ``dot,eltwise``, ``--xla_cpu_experimental_xnn_graph_fusion_mode``
-   greedy) nor the products' depth (160 rows with the bias added after them, or
-   zero-padded to 168 or 176: 48.6, 51.0, 53.1 ms against 48.2 ms at 161). Nor
-   did unrolling the whole loop, which puts the fusions in the entry computation
-   that XLA's task assignment does visit (LSTM forward at T=100 under XLA, medians
-   of 21: 12.2 vs 12.0 ms, compiled in 6.1 vs 1.5 s).
+6. each step projects its own ``x_t W + b``: hoisting ``X W + b`` for all steps
+   into one GEMM before the loop measured slower, training and predicting, and
+   its ``(T, batch, 4·units)`` result cost as much memory as four saved
+   activations;
+7. what is left under XLA is the machine's: the products run near this CPU's
+   matmul limit, and XLA's CPU runtime runs a step's elementwise fusions one
+   after another on one thread; at 128 units no other layout of the products,
+   split of the batch or of the units, or ``XLA_FLAGS`` option measured faster.
+
+``benchmarks/fused_recurrence_measurements.md`` records the figures behind
+items 3, 6 and 7 and the variants that lost.
 
 The forward equations mirror :func:`~deepkit.layers.peephole_lstm_step` and
 :func:`~deepkit.layers.relevance_gru_step` (``tests/layers/test_fast_path.py``
@@ -586,7 +542,8 @@ def lstm_sequence(x, kernel, bias, h0, c0, recurrent_kernel, peephole, kind, mas
     without XLA, 257 vs 306 ms at T=400 under XLA). The accumulators
     also need no ``(T, batch, 4·units)`` buffer of ``dz``.)
 
-    Under XLA nothing runs beside the chain (item 7 of the module docstring):
+    Under XLA nothing runs beside the chain (item 7 of the module docstring;
+    ``benchmarks/fused_recurrence_measurements.md``):
     the per-step products are small GEMMs taken one after another. There the
     backward step writes its ``dz``, ``x_t`` and ``h_{t-1} ⊙ rdm`` into carried
     buffers of :data:`WEIGHT_GRADIENT_WINDOW` steps (in place, with XLA's
