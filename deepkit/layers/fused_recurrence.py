@@ -240,7 +240,10 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False, flush=None
     Returns ``(carry, TensorArrays of the emitted values)``.
     """
     if flush is not None and not reverse:
-        raise ValueError("_scan: `flush` closes windows at steps t with t mod W = 0, which needs reverse=True")
+        raise ValueError(
+            "_scan: `flush` closes windows at steps t with t mod W = 0, so it needs reverse=True; "
+            f"received reverse={reverse!r}"
+        )
     known_length = isinstance(steps, int)
     several = known_length and steps >= STEPS_PER_ITERATION and not _compiled_by_xla()
     per_iteration = STEPS_PER_ITERATION if several else 1
@@ -257,9 +260,6 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False, flush=None
         return carry, tuple(array.write(t, value) for array, value in zip(arrays, emitted))
 
     def body(t, slices, carry, arrays):
-        if flush is not None:  # each step reads its own slices; none are carried
-            carry, arrays = run(t, tuple(read(sequence, t) for sequence in sequences), carry, arrays)
-            return t + delta, slices, carry, arrays
         for offset in range(per_iteration):
             if offset:
                 slices = tuple(read(sequence, t + offset * delta) for sequence in sequences)
@@ -274,7 +274,12 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False, flush=None
         tf.TensorArray(like.dtype, size=steps, element_shape=like.shape, clear_after_read=False) for like in emit_like
     )
     if flush is not None:
-        return _scan_windows(body, steps, first, carry, arrays, flush)
+
+        def step_reading_its_slices(t, carry, arrays):
+            carry, arrays = run(t, tuple(read(sequence, t) for sequence in sequences), carry, arrays)
+            return t + delta, carry, arrays
+
+        return _scan_windows(step_reading_its_slices, steps, first, carry, arrays, flush)
     slices = tuple(read(sequence, first) for sequence in sequences)
     # One iteration at a time: letting the next ones start early (the default, 10)
     # measured no faster and held their temporaries (+4 MB at T=100, U=128).
@@ -290,7 +295,8 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False, flush=None
 
 def _scan_windows(body, steps, first, carry, arrays, flush):
     """``_scan``'s loop with ``flush``: windows of :data:`WEIGHT_GRADIENT_WINDOW`
-    steps run by ``body`` from step ``first`` down, ``flush`` after each.
+    steps, each run by ``t, carry, arrays = body(t, carry, arrays)``, from step
+    ``first`` down, ``flush`` after each.
 
     The first window holds the steps from T-1 down to the multiple of W below, so
     it is the only one that may be partial, and it is filled first: its unwritten
@@ -303,10 +309,10 @@ def _scan_windows(body, steps, first, carry, arrays, flush):
 
     def run_window(index, t, carry, arrays):
         count = tf.where(tf.equal(index, 0), first_window, window)
-        _, t, _, carry, arrays = tf.while_loop(
+        _, t, carry, arrays = tf.while_loop(
             lambda i, *_: i < count,
             lambda i, *state: (i + 1, *body(*state)),
-            (tf.constant(0), t, (), carry, arrays),
+            (tf.constant(0), t, carry, arrays),
             maximum_iterations=window,
             parallel_iterations=1,
         )
