@@ -19,6 +19,19 @@ No recurrent layer's predict can beat it by much on this machine: it is the
 matmul work a step cannot avoid. When 0.6x Keras' predict time is below it, a
 0.6x predict target is out of reach here whatever the layer does.
 
+Elementwise: the other half of a step, timed the same way: the cell's gate
+activations and state update alone (the products replaced by fixed gate inputs,
+each plus ``h`` so that the work stays inside the loop), less the time of a loop
+with the same trip count doing one addition per step (the loop's own cost, which
+the floor already holds). A step's elementwise work needs its products, and
+the next step's products need its result; under XLA a plain loop doing both
+took at least the sum of the two (see
+``benchmarks/fused_recurrence_measurements.md``), so there, when floor +
+elementwise is above 0.6x of Keras' predict, the 0.6x target is out of reach on
+this machine for a loop made of these two parts. Without XLA the sum bounds
+nothing: TensorFlow's executor runs elementwise ops beside products, and the
+layers' predict comes in below it.
+
 Pairs: PeepholeLSTM (peephole="diagonal", the default) vs keras.layers.LSTM,
 RelevanceGRU vs keras.layers.GRU(reset_after=False), and PeepholeLSTM(peephole=None)
 (the same maths as keras.layers.LSTM) vs keras.layers.LSTM. Batch 64, 32 features.
@@ -136,6 +149,47 @@ def predict_floor(family, timesteps, units, jit_compile, dtype):
     return lambda: loop(x).numpy()
 
 
+def _cell_elementwise(family, gate_inputs, peephole, h, c):
+    """One step of the family's cell without its products: ``gate_inputs`` stand for
+    them (each plus ``h``, which keeps the step's work inside the loop)."""
+    if family == "gru":
+        z_u, z_r, z_c = gate_inputs
+        update, relevance = tf.sigmoid(z_u + h), tf.sigmoid(z_r + h)
+        return update * tf.tanh(z_c + relevance * h) + (1 - update) * h, c
+    z_i, z_f, z_c, z_o = (z + h for z in gate_inputs)
+    if family == "lstm":  # diagonal peepholes
+        z_i, z_f = z_i + c * peephole[0], z_f + c * peephole[1]
+    c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c)
+    if family == "lstm":
+        z_o = z_o + c * peephole[2]
+    return tf.sigmoid(z_o) * tf.tanh(c), c
+
+
+def predict_elementwise(family, timesteps, units, jit_compile, dtype):
+    """Two functions: ``timesteps`` steps of the cell's elementwise work alone, and
+    the same loop doing one addition per step (see the module docstring)."""
+    rng = np.random.default_rng(2)
+    gate_inputs = tuple(tf.constant(rng.normal(size=(BATCH, units)), dtype) for _ in range(GATES[family]))
+    peephole = tuple(tf.constant(rng.normal(scale=0.1, size=(units,)), dtype) for _ in range(3))
+
+    def loop(step):
+        @tf.function(jit_compile=jit_compile)
+        def run(gate_inputs):
+            state = tf.zeros((BATCH, units), dtype)
+            return tf.while_loop(
+                lambda t, h, c: t < timesteps,
+                lambda t, h, c: (t + 1, *step(gate_inputs, h, c)),
+                (0, state, state),
+                parallel_iterations=1,
+            )[1]
+
+        return lambda: run(gate_inputs).numpy()
+
+    cell = loop(lambda gate_inputs, h, c: _cell_elementwise(family, gate_inputs, peephole, h, c))
+    empty = loop(lambda gate_inputs, h, c: (h + 1, c))
+    return cell, empty
+
+
 def minor_page_faults():
     """Minor page faults of this process so far (``nan`` where ``getrusage`` is missing)."""
     if resource is None:
@@ -185,14 +239,18 @@ def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_ge
                     model.train_on_batch(x, y)
                     model.predict_on_batch(x)
             entries.append({"name": name, "model": model, "layer": layer, "train": [], "predict": [], "faults": 0})
-        floor = predict_floor(family, timesteps, units, jit_compile, keras.config.dtype_policy().compute_dtype)
-        floor()  # trace / compile
-        floor_times = []
+        compute_dtype = keras.config.dtype_policy().compute_dtype
+        loops = {"floor": predict_floor(family, timesteps, units, jit_compile, compute_dtype)}
+        loops["elementwise"], loops["empty"] = predict_elementwise(family, timesteps, units, jit_compile, compute_dtype)
+        loop_times = {name: [] for name in loops}
+        for run_loop in loops.values():
+            run_loop()  # trace / compile
         # Interleave: every repeat times each model once, so load changes hit all of them.
         for _ in range(repeats):
-            start = time.perf_counter()
-            floor()
-            floor_times.append(time.perf_counter() - start)
+            for name, run_loop in loops.items():
+                start = time.perf_counter()
+                run_loop()
+                loop_times[name].append(time.perf_counter() - start)
             for entry in entries:
                 faults = minor_page_faults()
                 start = time.perf_counter()
@@ -216,7 +274,8 @@ def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_ge
                     "train_page_faults": entry["faults"] / repeats,
                 }
             )
-        return results, statistics.median(floor_times) * 1e3
+        loop_ms = {name: statistics.median(times) * 1e3 for name, times in loop_times.items()}
+        return results, loop_ms["floor"], max(loop_ms["elementwise"] - loop_ms["empty"], 0.0)
     finally:
         keras.config.set_dtype_policy("float32")
 
@@ -311,7 +370,8 @@ def format_line(row):
         f"xla={'on ' if row['xla'] else 'off'}  train {ours['train_ms']:7.1f}/{theirs['train_ms']:7.1f} ms "
         f"= {row['train_ratio']:.2f}x  predict {ours['predict_ms']:6.1f}/{theirs['predict_ms']:6.1f} ms "
         f"= {row['predict_ratio']:.2f}x (floor {row['predict_floor_ms']:.1f} ms = "
-        f"{row['predict_floor_ratio']:.2f}x)  {ours['train_gflops']:5.1f} GFLOP/s "
+        f"{row['predict_floor_ratio']:.2f}x, + elementwise {row['predict_elementwise_ms']:.1f} ms = "
+        f"{row['predict_bound_ratio']:.2f}x)  {ours['train_gflops']:5.1f} GFLOP/s "
         f"({100 * row['peak_fraction']:.0f}% of peak)  path: {ours['path']}  page faults/train step "
         f"{ours['train_page_faults']:.0f}/{theirs['train_page_faults']:.0f}{memory}{general}"
     )
@@ -323,9 +383,10 @@ def markdown_table(rows, peak):
         "(below 1 = deepkit faster); times are medians of interleaved repeats.",
         "",
         "| layer vs Keras | T | U | policy | XLA | train ms (deepkit / Keras) | train ratio | "
-        "predict ms (deepkit / Keras) | predict ratio | predict floor ms (x Keras) | train GFLOP/s (% of peak) | "
+        "predict ms (deepkit / Keras) | predict ratio | predict floor ms (x Keras) | "
+        "floor + elementwise ms (x Keras) | train GFLOP/s (% of peak) | "
         "train step peak MB (deepkit / Keras) | path |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ours, theirs = row["ours"], row["theirs"]
@@ -338,6 +399,7 @@ def markdown_table(rows, peak):
             f"{row['train_ratio']:.2f}x | {ours['predict_ms']:.1f} / {theirs['predict_ms']:.1f} | "
             f"{row['predict_ratio']:.2f}x | "
             f"{row['predict_floor_ms']:.1f} ({row['predict_floor_ratio']:.2f}x) | "
+            f"{row['predict_floor_ms'] + row['predict_elementwise_ms']:.1f} ({row['predict_bound_ratio']:.2f}x) | "
             f"{ours['train_gflops']:.0f} ({100 * row['peak_fraction']:.0f}%) | "
             f"{memory} | {ours['path']} |"
         )
@@ -361,7 +423,9 @@ def main(argv=None):
 
     rows = []
     for family, (timesteps, units, policy, jit_compile) in itertools.product(families, grid):
-        results, floor_ms = bench_config(family, timesteps, units, policy, jit_compile, repeats, args.general)
+        results, floor_ms, elementwise_ms = bench_config(
+            family, timesteps, units, policy, jit_compile, repeats, args.general
+        )
         ours, theirs = results[:2]
         row = {
             "family": family,
@@ -375,6 +439,8 @@ def main(argv=None):
             "predict_ratio": ours["predict_ms"] / theirs["predict_ms"],
             "predict_floor_ms": floor_ms,
             "predict_floor_ratio": floor_ms / theirs["predict_ms"],
+            "predict_elementwise_ms": elementwise_ms,
+            "predict_bound_ratio": (floor_ms + elementwise_ms) / theirs["predict_ms"],
             "peak_fraction": ours["train_gflops"] / peak,
         }
         if args.general:
