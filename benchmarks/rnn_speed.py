@@ -135,18 +135,31 @@ def predict_floor(family, timesteps, units, jit_compile, dtype):
         tf.constant(rng.normal(scale=0.05, size=(FEATURES + units + 1, units)), dtype) for _ in range(GATES[family])
     ]
 
+    ones = tf.ones((BATCH, 1), dtype)
+
+    def step(t, h):
+        x_h = tf.concat([x[t], h, ones], axis=-1)
+        return (tf.tanh(tf.add_n([tf.matmul(x_h, w) for w in weights])),)
+
+    return _compiled_loop(step, timesteps, 1, units, jit_compile, dtype)
+
+
+def _compiled_loop(step, timesteps, state_count, units, jit_compile, dtype):
+    """A function running ``state = step(t, *state)`` ``timesteps`` times in one
+    ``tf.while_loop`` (compiled by XLA or not), from ``state_count`` zero
+    ``(batch, units)`` states, and fetching the first state."""
+
     @tf.function(jit_compile=jit_compile)
-    def loop(x):
-        ones = tf.ones((BATCH, 1), dtype)
+    def loop():
+        state = (tf.zeros((BATCH, units), dtype),) * state_count
+        return tf.while_loop(
+            lambda t, *state: t < timesteps,
+            lambda t, *state: (t + 1, *step(t, *state)),
+            (0, *state),
+            parallel_iterations=1,
+        )[1]
 
-        def step(t, h):
-            x_h = tf.concat([x[t], h, ones], axis=-1)
-            return t + 1, tf.tanh(tf.add_n([tf.matmul(x_h, w) for w in weights]))
-
-        h0 = tf.zeros((BATCH, units), dtype)
-        return tf.while_loop(lambda t, h: t < timesteps, step, (0, h0), parallel_iterations=1)[1]
-
-    return lambda: loop(x).numpy()
+    return lambda: loop().numpy()
 
 
 def _cell_elementwise(family, gate_inputs, peephole, h, c):
@@ -172,21 +185,10 @@ def predict_elementwise(family, timesteps, units, jit_compile, dtype):
     gate_inputs = tuple(tf.constant(rng.normal(size=(BATCH, units)), dtype) for _ in range(GATES[family]))
     peephole = tuple(tf.constant(rng.normal(scale=0.1, size=(units,)), dtype) for _ in range(3))
 
-    def loop(step):
-        @tf.function(jit_compile=jit_compile)
-        def run(gate_inputs):
-            state = tf.zeros((BATCH, units), dtype)
-            return tf.while_loop(
-                lambda t, h, c: t < timesteps,
-                lambda t, h, c: (t + 1, *step(gate_inputs, h, c)),
-                (0, state, state),
-                parallel_iterations=1,
-            )[1]
-
-        return lambda: run(gate_inputs).numpy()
-
-    cell = loop(lambda gate_inputs, h, c: _cell_elementwise(family, gate_inputs, peephole, h, c))
-    empty = loop(lambda gate_inputs, h, c: (h + 1, c))
+    cell = _compiled_loop(
+        lambda t, h, c: _cell_elementwise(family, gate_inputs, peephole, h, c), timesteps, 2, units, jit_compile, dtype
+    )
+    empty = _compiled_loop(lambda t, h, c: (h + 1, c), timesteps, 2, units, jit_compile, dtype)
     return cell, empty
 
 

@@ -108,8 +108,8 @@ FAST_PATH_ENABLED = True
 """Module switch: ``False`` sends every deepkit recurrent layer to the general path."""
 
 WEIGHT_GRADIENT_WINDOW = 16
-"""Under XLA, the backward loops form their weight gradients every this many
-steps, as one product over the window's steps (see :func:`_scan`)."""
+"""Under XLA, the LSTM's backward loop forms its weight gradients every this many
+steps, as one product over the window's steps (see :func:`_scan`, :func:`lstm_sequence`)."""
 
 
 @contextlib.contextmanager
@@ -224,7 +224,7 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False, flush=None
     ``emitted`` (shaped like ``emit_like``) is written to TensorArrays: writing
     one stores a reference, and a later loop reads it without a copy.
 
-    With ``flush`` (the backward loops under XLA; ``reverse`` only) the steps run
+    With ``flush`` (the LSTM's backward loop under XLA; ``reverse`` only) the steps run
     in windows of :data:`WEIGHT_GRADIENT_WINDOW`, a window closing after each step
     ``t`` with ``t mod W = 0`` (the first window run may be partial), and
     ``carry = flush(carry)`` runs after each window: a loop over windows around
@@ -244,11 +244,6 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False, flush=None
             "_scan: `flush` closes windows at steps t with t mod W = 0, so it needs reverse=True; "
             f"received reverse={reverse!r}"
         )
-    known_length = isinstance(steps, int)
-    several = known_length and steps >= STEPS_PER_ITERATION and not _compiled_by_xla()
-    per_iteration = STEPS_PER_ITERATION if several else 1
-    iterations = steps // per_iteration
-    left_over = steps - iterations * per_iteration if known_length else 0
     delta = -1 if reverse else 1
     first = tf.constant(0) + (steps - 1 if reverse else 0)
 
@@ -258,6 +253,23 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False, flush=None
     def run(t, slices, carry, arrays):
         carry, emitted = step(t, slices, carry)
         return carry, tuple(array.write(t, value) for array, value in zip(arrays, emitted))
+
+    arrays = tuple(
+        tf.TensorArray(like.dtype, size=steps, element_shape=like.shape, clear_after_read=False) for like in emit_like
+    )
+    if flush is not None:
+
+        def step_reading_its_slices(t, carry, arrays):
+            carry, arrays = run(t, tuple(read(sequence, t) for sequence in sequences), carry, arrays)
+            return t + delta, carry, arrays
+
+        return _scan_windows(step_reading_its_slices, steps, first, carry, arrays, flush)
+
+    known_length = isinstance(steps, int)
+    several = known_length and steps >= STEPS_PER_ITERATION and not _compiled_by_xla()
+    per_iteration = STEPS_PER_ITERATION if several else 1
+    iterations = steps // per_iteration
+    left_over = steps - iterations * per_iteration if known_length else 0
 
     def body(t, slices, carry, arrays):
         for offset in range(per_iteration):
@@ -270,16 +282,6 @@ def _scan(step, steps, sequences, carry, emit_like=(), reverse=False, flush=None
     def cond(t, *_):
         return t >= steps - iterations * per_iteration if reverse else t < iterations * per_iteration
 
-    arrays = tuple(
-        tf.TensorArray(like.dtype, size=steps, element_shape=like.shape, clear_after_read=False) for like in emit_like
-    )
-    if flush is not None:
-
-        def step_reading_its_slices(t, carry, arrays):
-            carry, arrays = run(t, tuple(read(sequence, t) for sequence in sequences), carry, arrays)
-            return t + delta, carry, arrays
-
-        return _scan_windows(step_reading_its_slices, steps, first, carry, arrays, flush)
     slices = tuple(read(sequence, first) for sequence in sequences)
     # One iteration at a time: letting the next ones start early (the default, 10)
     # measured no faster and held their temporaries (+4 MB at T=100, U=128).
