@@ -33,7 +33,7 @@ def batched(dataset, batch_size, shuffle_seed=None, shuffle_buffer=10_000, cache
     overlaps the pipeline with the training step. Put per-example ``map``s
     (decoding, scaling, windowing) before ``batched``: they then run once, while a
     ``map`` after the cache runs every epoch and is instantiated again for each
-    epoch's iterator (~2 ms on a 2-core CPU; see ``benchmarks/input_pipeline.py``).
+    epoch's iterator.
 
     Args:
         dataset: A ``tf.data.Dataset`` of examples.

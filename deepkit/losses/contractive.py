@@ -47,10 +47,9 @@ def contractive_penalty(encoder, x, jacobian="batch"):
         jacobian: How a non-closed-form Jacobian is computed. ``"batch"`` (default):
             ``tf.GradientTape.batch_jacobian``, vectorised, the fastest in eager and
             ``tf.function`` code. ``"per_unit"``: one backward pass per code unit
-            (the code size must be static); under XLA it is far faster (a convolutional
-            encoder trained with ``jit_compile=True`` on 2 CPU cores: 0.1 s against
-            46 s an epoch of digits). :class:`~deepkit.models.Autoencoder` picks it
-            when compiled with ``jit_compile=True``.
+            (the code size must be static), far faster under XLA.
+            :class:`~deepkit.models.Autoencoder` picks it when compiled with
+            ``jit_compile=True``.
 
     Returns:
         Tensor of shape ``(batch,)``.

@@ -1,4 +1,4 @@
-"""L1 sparsity penalty on an autoencoder's code (seed 003: ``λ Σ_i |h_i|``)."""
+"""L1 sparsity penalty on an autoencoder's code: ``λ Σ_i |h_i|``."""
 
 from keras import ops
 

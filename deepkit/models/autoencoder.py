@@ -1,4 +1,4 @@
-"""Autoencoders of seed 003: undercomplete, sparse, contractive and denoising."""
+"""Autoencoders: undercomplete, sparse, contractive (Rifai et al. 2011) and denoising (Vincent et al. 2008)."""
 
 import keras
 import tensorflow as tf
@@ -33,7 +33,7 @@ def reconstruction_error(x, reconstruction, kind):
 
 @register
 class Autoencoder(TrackedModel):
-    """An encoder–decoder pair trained to reconstruct its input (seed 003).
+    """An encoder–decoder pair trained to reconstruct its input.
 
     ``kind`` chooses the regulariser:
 
