@@ -2,8 +2,8 @@
 
 import keras
 
-from deepkit.layers.recurrent_layer import check_choice, describe
 from deepkit.registry import register
+from deepkit.validation import check_choice, describe
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 

@@ -1,23 +1,18 @@
 """Peephole LSTM: the LSTM whose gates also look at the cell state (Gers et al. 2002).
 
 The maths of one step is :func:`peephole_lstm_step`; :class:`PeepholeLSTMCell`
-owns the weights and dropout; :class:`PeepholeLSTM` runs the cell over a sequence.
+owns the peephole weights (the rest it shares with every deepkit cell through
+:class:`~deepkit.layers.recurrent_cell.RecurrentCell`); :class:`PeepholeLSTM`
+runs the cell over a sequence.
 """
 
-import keras
-from keras import activations, constraints, initializers, ops, regularizers
+from keras import constraints, initializers, ops, regularizers
 
 from deepkit.layers import fused_recurrence
-from deepkit.layers.recurrent_layer import (
-    DropoutRNNCell,
-    RecurrentLayer,
-    cell_arguments,
-    check_choice,
-    check_rate,
-    check_units,
-    describe,
-)
+from deepkit.layers.recurrent_cell import RecurrentCell
+from deepkit.layers.recurrent_layer import RecurrentLayer, cell_property
 from deepkit.registry import register
+from deepkit.validation import check_choice, describe
 
 PEEPHOLE_KINDS = ("diagonal", "full", None)
 
@@ -31,10 +26,13 @@ def peephole_lstm_step(
     peephole_kind,
     activation=ops.tanh,
     recurrent_activation=ops.sigmoid,
+    recurrent_norm=None,
+    cell_norm=None,
 ):
     """One step of the peephole LSTM.
 
-    Equations (seed 000/001; gate order i, f, c, o as in Keras)::
+    Equations (Gers, Schraudolph & Schmidhuber 2002, in the notation of the
+    lecture notes on LSTMs; gate order i, f, c, o as in Keras)::
 
         i_t = σ(W_i x_t + U_i h_{t-1} + V_i c_{t-1} + b_i)
         f_t = σ(W_f x_t + U_f h_{t-1} + V_f c_{t-1} + b_f)
@@ -42,20 +40,32 @@ def peephole_lstm_step(
         o_t = σ(W_o x_t + U_o h_{t-1} + V_o c_t + b_o)     # peeks at the *new* c_t
         h_t = o_t ⊙ g(c_t)
 
+    With layer normalization (Ba, Kiros & Hinton 2016) each ``W_k x_t`` and each
+    ``U_k h_{t-1}`` is replaced by its own ``LN_k(·)`` (per gate k, over its
+    ``units`` columns; the caller normalizes ``x_t W`` into ``x_projection``), the
+    peephole terms ``V_k c`` are added unnormalized and read the carried, raw cell
+    state, and the output reads the normalized cell: ``h_t = o_t ⊙ g(LN(c_t))``.
+    The state carried to the next step is the raw ``c_t``.
+
     Args:
-        x_projection: ``x_t W + b``, shape ``(batch, 4·units)``.
+        x_projection: ``x_t W + b`` (or ``LN(x_t W) + b``), shape ``(batch, 4·units)``.
         h_prev, c_prev: previous hidden and cell state, ``(batch, units)``.
         recurrent_kernel: ``U``, shape ``(units, 4·units)``.
         peephole: ``V``: ``(3·units,)`` for ``"diagonal"``, ``(units, 3·units)``
             for ``"full"`` (applied as ``c @ V``), ignored for ``None``.
         peephole_kind: ``"diagonal"``, ``"full"`` or ``None``.
         activation, recurrent_activation: ``g`` and ``σ``.
+        recurrent_norm: ``None``, or the
+            :class:`~deepkit.layers.recurrent_cell.BlockLayerNorm` of ``h_{t-1} U``.
+        cell_norm: ``None``, or the ``BlockLayerNorm`` of ``c_t`` before ``g``.
 
     Returns:
         ``(h_t, c_t)``.
     """
-    z = x_projection + ops.matmul(h_prev, recurrent_kernel)
-    z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+    recurrent = ops.matmul(h_prev, recurrent_kernel)
+    if recurrent_norm is not None:
+        recurrent = recurrent_norm(recurrent)
+    z_i, z_f, z_c, z_o = ops.split(x_projection + recurrent, 4, axis=-1)
     if peephole_kind == "diagonal":
         v_i, v_f, v_o = ops.split(peephole, 3, axis=-1)
         z_i = z_i + c_prev * v_i
@@ -73,12 +83,12 @@ def peephole_lstm_step(
     elif peephole_kind == "full":
         z_o = z_o + ops.matmul(c, v_o)
     o = recurrent_activation(z_o)
-    h = o * activation(c)
+    h = o * activation(c if cell_norm is None else cell_norm(c))
     return h, c
 
 
 @register
-class PeepholeLSTMCell(keras.layers.Layer, DropoutRNNCell):
+class PeepholeLSTMCell(RecurrentCell):
     """Cell of the peephole LSTM, for use inside ``keras.layers.RNN``.
 
     The first three weights are laid out exactly as ``keras.layers.LSTMCell``'s
@@ -86,26 +96,37 @@ class PeepholeLSTMCell(keras.layers.Layer, DropoutRNNCell):
     peephole weights follow in gate order i, f, o. With zero peephole weights the
     cell computes the same as ``keras.layers.LSTMCell``.
 
+    With ``layer_norm=True`` (Ba, Kiros & Hinton 2016, section 3.1 "Layer
+    normalized recurrent neural networks") the cell normalizes three terms, each
+    with its own gain (initialized to ones) and bias (zeros): the input
+    pre-activation ``x_t W`` and the recurrent pre-activation ``h_{t-1} U``, each
+    per gate block (the ``units`` columns of gate i, f, c, o are normalized over
+    themselves, not over all ``4·units``), and the cell state before the output
+    activation, ``h_t = o_t ⊙ tanh(LN(c_t))``. The bias ``b`` is added after the
+    normalization. The peepholes read the raw cell state ``c_{t-1}`` / ``c_t``
+    (the state the cell carries), and their terms are not normalized, as in TF
+    Addons' ``LayerNormLSTMCell``, which also carries the raw state through the
+    gates (it has no peepholes). The six normalization weights follow all the
+    others: ``input_norm_gamma/beta (4·units,)``, ``recurrent_norm_gamma/beta
+    (4·units,)``, ``cell_norm_gamma/beta (units,)``.
+
     Args:
         units: Positive integer, dimensionality of the output space.
         peephole: ``"diagonal"`` (default; one weight per unit and gate, shape
             ``(3·units,)``, as in Gers et al. 2002), ``"full"`` (a full matrix per
-            gate, shape ``(units, 3·units)``, as the seed's ``M_u[c, h, x]``) or
-            ``None`` (plain LSTM, no peephole weights).
-        activation: Activation of the candidate and the output (default ``"tanh"``).
-        recurrent_activation: Activation of the gates (default ``"sigmoid"``).
-        use_bias: Whether the cell has a bias vector (default ``True``).
-        kernel_initializer, recurrent_initializer, bias_initializer,
-        peephole_initializer: Initializers (defaults ``"glorot_uniform"``,
-            ``"orthogonal"``, ``"zeros"``, ``"glorot_uniform"``).
-        unit_forget_bias: If ``True`` (default) the forget-gate bias starts at 1.
-        kernel_regularizer, recurrent_regularizer, bias_regularizer,
-        peephole_regularizer: Regularizers (default ``None``).
-        kernel_constraint, recurrent_constraint, bias_constraint,
-        peephole_constraint: Constraints (default ``None``).
-        dropout: Fraction of the inputs to drop (default 0).
-        recurrent_dropout: Fraction of the recurrent state to drop (default 0).
-        seed: Seed of the dropout masks.
+            gate, shape ``(units, 3·units)``, the lecture notes' ``M_u[c, h, x]``)
+            or ``None`` (plain LSTM, no peephole weights).
+        unit_forget_bias: If ``True`` (default) the forget-gate bias starts at 1
+            (Jozefowicz et al. 2015), as in ``keras.layers.LSTMCell``.
+        peephole_initializer, peephole_regularizer, peephole_constraint: Of the
+            peephole weights (defaults ``"glorot_uniform"``, ``None``, ``None``).
+        **kwargs: The arguments every deepkit cell takes (see
+            :class:`~deepkit.layers.recurrent_cell.RecurrentCell`): ``activation``
+            (of the candidate and the output, default ``"tanh"``),
+            ``recurrent_activation``, ``use_bias``, the kernel / recurrent / bias
+            initializers, regularizers and constraints, ``dropout``,
+            ``recurrent_dropout``, ``layer_norm``, ``layer_norm_epsilon``,
+            ``implementation``, ``seed``, and those of ``keras.layers.Layer``.
 
     Call arguments:
         inputs: ``(batch, features)``.
@@ -119,172 +140,78 @@ class PeepholeLSTMCell(keras.layers.Layer, DropoutRNNCell):
     >>> tuple(rnn(np.zeros((2, 5, 3), "float32")).shape)
     (2, 8)
 
-    Reference:
+    References:
         Gers, Schraudolph & Schmidhuber, "Learning Precise Timing with LSTM
         Recurrent Networks", JMLR 3, 2002.
+        Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
     """
+
+    state_count = 2
+    gate_count = 4
 
     def __init__(
         self,
         units,
         peephole="diagonal",
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        peephole_initializer="glorot_uniform",
         unit_forget_bias=True,
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
+        peephole_initializer="glorot_uniform",
         peephole_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
         peephole_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
         **kwargs,
     ):
-        owner = describe(self, kwargs.get("name"))
-        check_units(owner, units)
-        check_choice(owner, "peephole", peephole, PEEPHOLE_KINDS)
-        check_rate(owner, "dropout", dropout)
-        check_rate(owner, "recurrent_dropout", recurrent_dropout)
-        super().__init__(**kwargs)
-        self.units = units
+        check_choice(describe(self, kwargs.get("name")), "peephole", peephole, PEEPHOLE_KINDS)
+        super().__init__(units, **kwargs)
         self.peephole = peephole
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = use_bias
         self.unit_forget_bias = unit_forget_bias
-
-        # === Initializers, regularizers, constraints ===
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
         self.peephole_initializer = initializers.get(peephole_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
         self.peephole_regularizer = regularizers.get(peephole_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
         self.peephole_constraint = constraints.get(peephole_constraint)
 
-        # === Dropout ===
-        self.dropout = float(dropout)
-        self.recurrent_dropout = float(recurrent_dropout)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed=seed)
-
-        self.state_size = [units, units]
-        self.output_size = units
-        self.input_dim = None
-
-    def build(self, input_shape):
-        self.input_dim = int(input_shape[-1])
+    def bias_initial_value(self, shape, dtype=None):
+        if not self.unit_forget_bias:
+            return super().bias_initial_value(shape, dtype=dtype)
         units = self.units
-        self.kernel = self.add_weight(
-            shape=(self.input_dim, 4 * units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
+        return ops.concatenate(
+            [
+                self.bias_initializer((units,), dtype=dtype),
+                initializers.get("ones")((units,), dtype=dtype),
+                self.bias_initializer((2 * units,), dtype=dtype),
+            ]
         )
-        self.recurrent_kernel = self.add_weight(
-            shape=(units, 4 * units),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            if self.unit_forget_bias:
 
-                def bias_initializer(_, *args, **kwargs):
-                    return ops.concatenate(
-                        [
-                            self.bias_initializer((units,), *args, **kwargs),
-                            initializers.get("ones")((units,), *args, **kwargs),
-                            self.bias_initializer((2 * units,), *args, **kwargs),
-                        ]
-                    )
-
-            else:
-                bias_initializer = self.bias_initializer
-            self.bias = self.add_weight(
-                shape=(4 * units,),
-                name="bias",
-                initializer=bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+    def build_cell_weights(self):
         self.peephole_kernel = None
         if self.peephole is not None:
+            units = self.units
             shape = (3 * units,) if self.peephole == "diagonal" else (units, 3 * units)
-            self.peephole_kernel = self.add_weight(
-                shape=shape,
-                name="peephole_kernel",
-                initializer=self.peephole_initializer,
-                regularizer=self.peephole_regularizer,
-                constraint=self.peephole_constraint,
-            )
+            self.peephole_kernel = self.add_cell_weight("peephole_kernel", shape, "peephole")
+
+    def layer_norm_sizes(self):
+        return super().layer_norm_sizes() + [("cell", self.units)]
 
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states[0], states[1]
-        if training and self.dropout > 0:
-            inputs = inputs * self.get_dropout_mask(inputs)
-        if training and self.recurrent_dropout > 0:
-            h_prev_dropped = h_prev * self.get_recurrent_dropout_mask(h_prev)
-        else:
-            h_prev_dropped = h_prev
-        x_projection = ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            x_projection = x_projection + self.bias
         h, c = peephole_lstm_step(
-            x_projection,
-            h_prev_dropped,
+            self.input_projection(self.dropped_inputs(inputs, training)),
+            self.dropped_state(h_prev, training),
             c_prev,
             self.recurrent_kernel,
             self.peephole_kernel,
             self.peephole,
             activation=self.activation,
             recurrent_activation=self.recurrent_activation,
+            recurrent_norm=self.norm("recurrent"),
+            cell_norm=self.norm("cell"),
         )
         return h, [h, c]
 
-    def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype) for _ in range(2)]
-
     def get_config(self):
         config = {
-            "units": self.units,
             "peephole": self.peephole,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
             "peephole_initializer": initializers.serialize(self.peephole_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "peephole_regularizer": regularizers.serialize(self.peephole_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
             "peephole_constraint": constraints.serialize(self.peephole_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
         }
         return {**super().get_config(), **config}
 
@@ -293,28 +220,37 @@ class PeepholeLSTMCell(keras.layers.Layer, DropoutRNNCell):
 class PeepholeLSTM(RecurrentLayer):
     """Peephole LSTM layer (Gers et al. 2002): ``keras.layers.LSTM`` whose gates see the cell.
 
-    Supports everything ``keras.layers.LSTM`` supports (masking, ``go_backwards``,
-    ``return_state``, ``stateful``, ``initial_state``, seeded dropout and
-    recurrent dropout) and never dispatches to cuDNN, so the peepholes are never
-    dropped and an exported SavedModel serves on a CPU.
+    A drop-in for ``keras.layers.LSTM``: with ``peephole=None`` it takes every
+    argument that layer takes and exposes the same read-only properties
+    (``units``, ``dropout``, ``kernel_initializer``, ``unit_forget_bias``, ...).
+    It supports masking, ``go_backwards``, ``return_state``, ``stateful``,
+    ``initial_state``, seeded dropout and recurrent dropout, and never dispatches
+    to cuDNN, so the peepholes are never dropped and an exported SavedModel serves
+    on a CPU.
+
+    With ``layer_norm=True`` (see :class:`PeepholeLSTMCell` for what is
+    normalized) the layer always runs Keras' general per-step loop: the fused
+    kernel's hand-written backward pass covers the plain cell equations only, so
+    ``execution_path()`` reports ``"general (layer_norm=True)"`` and
+    ``use_fused=True`` with ``layer_norm=True`` raises.
 
     Args:
         units: Positive integer, dimensionality of the output space.
         peephole: ``"diagonal"`` (default), ``"full"`` or ``None``; see
             :class:`PeepholeLSTMCell`.
-        return_sequences: Return the whole output sequence (default ``False``:
-            the last output).
-        return_state: Also return the final states ``h`` and ``c``.
-        go_backwards: Read the sequence end to start and return it reversed.
-        stateful: Carry the final state of batch ``i`` into batch ``i`` of the
-            next call; ``reset_states()`` zeros it.
-        unroll: Unroll the loop (only for short, fixed sequences).
-        zero_output_for_mask: Output zeros (instead of the previous output) at
-            masked steps.
+        use_cudnn: ``"auto"`` (default) or ``False``; both run deepkit's own
+            loop. ``True`` raises: Keras' cuDNN kernel implements the plain LSTM
+            only (no peepholes, no layer normalization) and a SavedModel holding
+            it cannot be served on a CPU.
         **kwargs: Every argument of :class:`PeepholeLSTMCell` (activations,
             initializers, regularizers, constraints, ``dropout``,
-            ``recurrent_dropout``, ``seed``, ``unit_forget_bias``) and of
-            ``keras.layers.Layer``.
+            ``recurrent_dropout``, ``seed``, ``unit_forget_bias``, ``layer_norm``,
+            ``layer_norm_epsilon``, ``implementation``), of ``keras.layers.RNN``
+            (``return_sequences``, ``return_state``, ``go_backwards``,
+            ``stateful``, ``unroll``, ``zero_output_for_mask``), of
+            :class:`~deepkit.layers.recurrent_layer.RecurrentLayer`
+            (``use_fused``) and of ``keras.layers.Layer`` (``activity_regularizer``,
+            ``name``, ``dtype``, ...).
 
     Call arguments:
         sequences: ``(batch, timesteps, features)`` floating tensor.
@@ -330,52 +266,21 @@ class PeepholeLSTM(RecurrentLayer):
     >>> tuple(y.shape), tuple(h.shape), tuple(c.shape)
     ((4, 10, 8), (4, 8), (4, 8))
 
-    Reference:
+    References:
         Gers, Schraudolph & Schmidhuber, "Learning Precise Timing with LSTM
         Recurrent Networks", JMLR 3, 2002.
+        Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
     """
 
-    def __init__(
-        self,
-        units,
-        peephole="diagonal",
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        **kwargs,
-    ):
-        owner = describe(self, kwargs.get("name"))
-        check_units(owner, units)
-        check_choice(owner, "peephole", peephole, PEEPHOLE_KINDS)
-        cell_kwargs = cell_arguments(PeepholeLSTMCell, kwargs)
-        cell = PeepholeLSTMCell(
-            units,
-            peephole=peephole,
-            name=f"{kwargs.get('name', 'peephole_lstm')}_cell",
-            dtype=kwargs.get("dtype"),
-            **cell_kwargs,
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            **kwargs,
-        )
+    cudnn_lacks = "peepholes"
+
+    def __init__(self, units, peephole="diagonal", use_cudnn="auto", **kwargs):
+        check_choice(describe(self, kwargs.get("name")), "peephole", peephole, PEEPHOLE_KINDS)
+        cell = self._make_cell(PeepholeLSTMCell, "peephole_lstm", units, use_cudnn, kwargs, peephole=peephole)
+        super().__init__(cell, **kwargs)
 
     def _fast_inner_loop(self, sequences, initial_state, mask, training):
         return fused_recurrence.run_peephole_lstm(self, sequences, initial_state, mask, training)
 
-    @property
-    def units(self):
-        return self.cell.units
-
-    @property
-    def peephole(self):
-        return self.cell.peephole
+    peephole = cell_property("peephole")
+    unit_forget_bias = cell_property("unit_forget_bias")

@@ -9,63 +9,50 @@ those implement the plain LSTM/GRU equations only, and a SavedModel holding
 ``CudnnRNN`` ops cannot be served on a CPU.
 """
 
-import inspect
-
 import keras
 
 from deepkit.layers import fused_recurrence
-
-# Keras' own LSTM/GRU cells mix this in: it creates one dropout mask per batch
-# and reuses it at every time step (Gal & Ghahramani 2016), and `keras.layers.RNN`
-# resets it after each call. It is not exported under a public name, so the
-# private import lives here, in one place.
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell  # noqa: F401
+from deepkit.validation import check_units, describe
 
 
-def describe(obj, name=None):
-    """``"ClassName 'name'"``, how deepkit's error messages name a layer."""
-    name = name if name is not None else getattr(obj, "name", None)
-    return f"{type(obj).__name__} '{name}'" if name else type(obj).__name__
+def check_use_cudnn(owner, use_cudnn, what):
+    """ValueError unless ``use_cudnn`` is ``"auto"`` or ``False``; ``what`` names what cuDNN lacks.
 
-
-def cell_arguments(cell_class, kwargs):
-    """Pops from ``kwargs`` the arguments that ``cell_class`` takes."""
-    names = inspect.signature(cell_class.__init__).parameters
-    return {key: kwargs.pop(key) for key in list(kwargs) if key in names and key != "self"}
-
-
-def check_units(owner, units):
-    """Raises ValueError unless ``units`` is a positive integer."""
-    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+    deepkit never dispatches to cuDNN (see the module docstring), so both values
+    run deepkit's own loop; ``True`` would promise a kernel that cannot compute
+    the layer.
+    """
+    if use_cudnn is True:
         raise ValueError(
-            f"{owner}: argument `units` must be a positive integer. Received: units={units!r}"
+            f"{owner}: argument `use_cudnn` must be 'auto' or False: deepkit never runs cuDNN, whose "
+            f"kernels implement only the plain LSTM/GRU equations (not {what}, nor layer "
+            "normalization), and a SavedModel holding cuDNN ops cannot be served on a CPU. "
+            f"Received: use_cudnn={use_cudnn!r}"
+        )
+    if use_cudnn not in ("auto", False):
+        raise ValueError(
+            f"{owner}: argument `use_cudnn` must be 'auto' or False (True is refused, deepkit "
+            f"never runs cuDNN). Received: use_cudnn={use_cudnn!r}"
         )
 
 
-def check_rate(owner, name, value):
-    """Raises ValueError unless ``value`` is a float in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(
-            f"{owner}: argument `{name}` must be a float in [0, 1). Received: {name}={value!r}"
-        )
-
-
-def check_choice(owner, name, value, choices):
-    """Raises ValueError unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(
-            f"{owner}: argument `{name}` must be one of {list(choices)}. "
-            f"Received: {name}={value!r}"
-        )
+def cell_property(name):
+    """A read-only property of the layer that returns its cell's attribute ``name``."""
+    return property(lambda self: getattr(self.cell, name), doc=f"The cell's ``{name}`` (read-only).")
 
 
 class RecurrentLayer(keras.layers.RNN):
     """Base of deepkit's recurrent layers: ``keras.layers.RNN`` plus strict input checks.
 
-    Subclasses build their cell and pass it here. The checks cover the rank and
-    dtype of the sequences, their feature size against the one the layer was
-    built with, and the count and shapes of an ``initial_state``.
+    Subclasses make their cell with :meth:`_make_cell` and pass it here. The
+    checks cover the rank and dtype of the sequences, their feature size against
+    the one the layer was built with, and the count and shapes of an
+    ``initial_state``. The end of the class holds the read-only properties of
+    ``keras.layers.LSTM`` / ``GRU`` (``units``, ``dropout``, ...).
     """
+
+    # What Keras' cuDNN kernels lack for this layer, for the ``use_cudnn=True`` error.
+    cudnn_lacks = "deepkit's cell equations"
 
     def _describe(self):
         return describe(self)
@@ -159,10 +146,11 @@ class RecurrentLayer(keras.layers.RNN):
         self.reset_state()
 
     def _cell_config(self):
-        """The cell's constructor arguments, flattened into the layer's config."""
+        """The cell's constructor arguments, flattened into the layer's config, and ``use_cudnn``."""
         config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):
             config.pop(key, None)
+        config["use_cudnn"] = getattr(self, "use_cudnn", "auto")
         return config
 
     def get_config(self):
@@ -175,3 +163,44 @@ class RecurrentLayer(keras.layers.RNN):
     def from_config(cls, config):
         return cls(**config)
 
+    # === Keras LSTM / GRU compatibility: the cell, use_cudnn, read-only properties ===
+
+    def _make_cell(self, cell_class, default_name, units, use_cudnn, kwargs, **arguments):
+        """The cell a subclass's ``__init__`` passes on, made from the layer's ``kwargs``.
+
+        Checks ``units`` and ``use_cudnn`` under the layer's name (``use_cudnn`` is
+        kept as an attribute, for ``get_config``) and pops the cell's arguments from
+        ``kwargs`` (:meth:`RecurrentCell.for_layer`); what stays in ``kwargs`` is
+        for ``keras.layers.RNN``. Runs before ``keras.layers.RNN.__init__``.
+        """
+        owner = describe(self, kwargs.get("name"))
+        check_units(owner, units)
+        check_use_cudnn(owner, use_cudnn, self.cudnn_lacks)
+        self.use_cudnn = use_cudnn
+        if kwargs.get("layer_norm"):
+            raise NotImplementedError(
+                f"{owner}: `layer_norm=True` needs the general loop, which the layer cannot choose "
+                "yet; use keras.layers.RNN(cell) with the cell's layer_norm=True meanwhile"
+            )
+        return cell_class.for_layer(default_name, units, kwargs, **arguments)
+
+    # The names Keras' LSTM and GRU layers expose, read from the cell, so that
+    # code written against those layers reads a deepkit layer unchanged.
+
+    units = cell_property("units")
+    activation = cell_property("activation")
+    recurrent_activation = cell_property("recurrent_activation")
+    use_bias = cell_property("use_bias")
+    kernel_initializer = cell_property("kernel_initializer")
+    recurrent_initializer = cell_property("recurrent_initializer")
+    bias_initializer = cell_property("bias_initializer")
+    kernel_regularizer = cell_property("kernel_regularizer")
+    recurrent_regularizer = cell_property("recurrent_regularizer")
+    bias_regularizer = cell_property("bias_regularizer")
+    kernel_constraint = cell_property("kernel_constraint")
+    recurrent_constraint = cell_property("recurrent_constraint")
+    bias_constraint = cell_property("bias_constraint")
+    dropout = cell_property("dropout")
+    recurrent_dropout = cell_property("recurrent_dropout")
+    layer_norm = cell_property("layer_norm")
+    layer_norm_epsilon = cell_property("layer_norm_epsilon")
