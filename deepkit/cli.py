@@ -1,7 +1,9 @@
 """The `deepkit` command line: `deepkit list`, `deepkit run <recipe> [flags]`, `deepkit --version`.
 
-`python -m deepkit` is the same command; `python -m recipes.<recipe> [flags]` is
-`deepkit run <recipe> [flags]`. Bad command lines exit with status 2 and a message.
+`python -m deepkit` is the same command; `python -m deepkit.recipes.<recipe> [flags]` is
+`deepkit run <recipe> [flags]`. The recipes are the modules of `deepkit.recipes`
+(`deepkit.recipe_contract` finds them). Bad command lines exit with status 2 and a
+one-line message.
 """
 
 import argparse
@@ -34,11 +36,9 @@ def build_parser():
 
 
 def list_recipes():
-    from recipes import RECIPES, load_recipe
-
     rows = [("recipe", "task", "default data", "description")]
-    for name in RECIPES:
-        module = load_recipe(name)
+    for name in recipe.recipe_names():
+        module = recipe.load_recipe(name)
         rows.append((name, module.TASK, module.Config().data, module.__doc__.strip().splitlines()[0]))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
@@ -50,11 +50,10 @@ def _recipe_help(run_parser, argv):
     """`deepkit run <recipe> --help` also lists the recipe's config fields."""
     if "run" not in argv or not {"-h", "--help"} & set(argv):
         return
-    from recipes import RECIPES, load_recipe
-
-    names = [arg for arg in argv[argv.index("run") + 1 :] if arg in RECIPES]
+    known = recipe.recipe_names()
+    names = [arg for arg in argv[argv.index("run") + 1 :] if arg in known]
     if names:
-        run_parser.epilog = recipe.config_reference(load_recipe(names[0]))
+        run_parser.epilog = recipe.config_reference(recipe.load_recipe(names[0]))
         run_parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
@@ -66,10 +65,8 @@ def main(argv=None):
     if args.command == "list":
         return list_recipes()
     if args.command == "run":
-        from recipes import load_recipe
-
         try:
-            module = load_recipe(args.recipe)
+            module = recipe.load_recipe(args.recipe)
         except ValueError as error:
             run_parser.error(str(error))
         recipe.run(module, args, run_parser)

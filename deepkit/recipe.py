@@ -2,12 +2,17 @@
 that make a run resumable, plots of the training curves, metrics.json, the versioned
 SavedModel export, the closing summary, and the command line of ``deepkit run``.
 
-A recipe module (``recipes/<name>.py``) defines ``NAME``, ``TASK``, a ``Config``
-dataclass with one commented default per field (class variables: ``DATA_KINDS``
-names the kinds of ``deepkit.data`` datasets ``--data`` may choose, ``AFTER_TRAINING``
-the fields that only change the evaluation and so may change when a run resumes;
-``__post_init__`` may refuse values), ``smoke()`` (a config that runs in seconds)
-and ``train_and_evaluate(config, workdir) -> dict`` written as::
+A recipe is a module of the package ``deepkit.recipes`` (the repository's ``recipes/``
+folder); every module there is a recipe (:mod:`deepkit.recipe_contract` finds them and
+checks each when it loads it), run by ``deepkit run <name>`` or
+``python -m deepkit.recipes.<name>``. It defines:
+
+- a module docstring, whose first line ``deepkit list`` prints;
+- ``NAME``, the module's name, and ``TASK``, a few words for ``deepkit list``;
+- ``Config``, a dataclass deriving from :class:`RecipeConfig`, with one commented
+  default per field;
+- ``smoke()``, a ``Config`` that runs the whole recipe in seconds (the tests run it);
+- ``train_and_evaluate(config, workdir) -> dict`` of metrics, written as::
 
     run = recipe.start(NAME, config, workdir)      # checks, seeds, opens the workdir
     history = run.fit(model, train, validation=test)
@@ -35,14 +40,15 @@ import dataclasses
 import inspect
 import json
 import os
+import re
 import sys
 import time
 
 import keras
-import numpy as np
 
 from deepkit import data
 from deepkit.export import export_version
+from deepkit.recipe_contract import RecipeConfig, check_recipe, load_recipe, recipe_names  # noqa: F401
 
 # Fields that may change between runs of one workdir: they do not change what is trained.
 RESUMABLE_CHANGES = ("epochs", "export_dir")
@@ -110,33 +116,19 @@ def override(config, values):
 
 
 def dataset_info(config):
-    """The ``DatasetInfo`` of ``config.data``; ValueError if it is unknown or of a kind the
-    recipe cannot read (``Config.DATA_KINDS``). User CSV/NPZ files (kind ``table``) are
-    accepted wherever their columns may fit."""
+    """The ``DatasetInfo`` of ``config.data`` (or the recipe's ``Config.GENERATED_DATA``);
+    ValueError if it is unknown or of a kind the recipe cannot read (``Config.DATA_KINDS``).
+    User CSV/NPZ files (kind ``table``) are accepted wherever their columns may fit."""
+    if type(config).GENERATED_DATA is not None:
+        return type(config).GENERATED_DATA
     info = data.info(config.data)
-    kinds = getattr(type(config), "DATA_KINDS", None)
+    kinds = type(config).DATA_KINDS
     if kinds and info.kind is not None and info.kind not in (*kinds, "table"):
         raise ValueError(
             f"dataset {config.data!r} holds {info.kind} data; this recipe reads {' or '.join(kinds)} "
             f"(e.g. {', '.join(i.name for i in data.list_datasets() if i.kind in kinds)})"
         )
     return info
-
-
-def split_arrays(name, split):
-    """``split`` of dataset ``name`` as ``{feature: NumPy array}`` (text as an object array of
-    UTF-8 bytes): ``deepkit.data.load_arrays`` for offline data and files, and the
-    ``tf.data`` pipeline of ``deepkit.data.load`` read into memory for ``tfds:`` datasets."""
-    if not name.startswith("tfds:"):
-        return data.load_arrays(name, split)
-    columns = {}
-    for example in data.load(name, split).as_numpy_iterator():
-        for key, value in example.items():
-            columns.setdefault(key, []).append(value)
-    return {
-        key: np.array(values, dtype=object if isinstance(values[0], bytes) else None)
-        for key, values in columns.items()
-    }
 
 
 def _jsonable(config):
@@ -153,7 +145,7 @@ def check_workdir(config, workdir):
     with open(path) as f:
         previous = json.load(f)
     previous = {**_jsonable(type(config)()), **previous}  # a field added since then: its default
-    free = RESUMABLE_CHANGES + tuple(getattr(type(config), "AFTER_TRAINING", ()))
+    free = RESUMABLE_CHANGES + tuple(type(config).AFTER_TRAINING)
     current = _jsonable(config)
     changed = [
         f"{key}: {previous.get(key)!r} -> {current.get(key)!r}"
@@ -307,8 +299,8 @@ def start(name, config, workdir, info=None):
         name: The recipe's name (the SavedModel goes to ``<export_dir>/<name>/``).
         config: The recipe's config.
         workdir: Where the run writes (made if missing).
-        info: The ``DatasetInfo`` to report, for recipes that generate their own data;
-            by default that of ``config.data``.
+        info: The ``DatasetInfo`` to report; by default :func:`dataset_info`'s (that of
+            ``config.data``, or ``Config.GENERATED_DATA`` for a recipe that makes its data).
     """
     info = info or dataset_info(config)
     check_workdir(config, workdir)
@@ -360,14 +352,17 @@ def add_run_arguments(parser):
 
 def config_reference(module):
     """The recipe's config fields as its source writes them (type, default, comment): the
-    epilog of ``deepkit run <recipe> --help``."""
-    fields = {field.name for field in dataclasses.fields(module.Config)}
-    lines = [
-        "  " + line.strip()
-        for line in inspect.getsource(module.Config).splitlines()
-        if line.strip().split(":")[0] in fields
-    ]
-    return f"config of {module.NAME} (set with --set KEY=VALUE or --config FILE):\n" + "\n".join(lines)
+    epilog of ``deepkit run <recipe> --help``. The recipe's own lines come first, then the
+    fields it inherits from :class:`RecipeConfig` as that class writes them."""
+    fields, lines = [field.name for field in dataclasses.fields(module.Config)], {}
+    for cls in module.Config.__mro__:
+        if not dataclasses.is_dataclass(cls):
+            continue
+        for line in inspect.getsource(cls).splitlines():
+            match = re.match(r"    (\w+)\s*:", line)  # a field of the class body, not a docstring line
+            if match and match[1] in fields and match[1] not in lines:
+                lines[match[1]] = "  " + line.strip()
+    return f"config of {module.NAME} (set with --set KEY=VALUE or --config FILE):\n" + "\n".join(lines.values())
 
 
 def config_from_arguments(module, args):
@@ -398,8 +393,7 @@ def run(module, args, parser):
     try:
         config = config_from_arguments(module, args)
         workdir = args.workdir or os.path.join("runs", module.NAME + ("-smoke" if args.smoke else ""))
-        if hasattr(type(config), "DATA_KINDS"):
-            dataset_info(config)
+        dataset_info(config)
         check_workdir(config, workdir)
     except (ValueError, OSError) as error:
         parser.error(str(error))  # prints usage and the message, exits 2
@@ -413,9 +407,10 @@ def run(module, args, parser):
 
 
 def main(module, argv=None):
-    """``python -m recipes.<name> [flags]``: the same flags as ``deepkit run <name>``."""
+    """``python -m deepkit.recipes.<name> [flags]``: the same flags as ``deepkit run <name>``."""
+    check_recipe(module)
     parser = argparse.ArgumentParser(
-        prog=f"python -m recipes.{module.NAME}", description=module.__doc__.splitlines()[0],
+        prog=f"python -m deepkit.recipes.{module.NAME}", description=module.__doc__.strip().splitlines()[0],
         epilog=config_reference(module), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_run_arguments(parser)

@@ -1,16 +1,7 @@
-"""Ready-made recipes: each trains, evaluates, plots and exports a model for a task of the seeds.
+"""Ready-made recipes: each trains, evaluates, plots and exports a model for one task.
 
-Run one with ``deepkit run <name>`` or ``python -m recipes.<name>``; list them with
-``deepkit list``.
+Installed as ``deepkit.recipes``: every module here is a recipe (``deepkit list`` shows
+them), run with ``deepkit run <name>`` or ``python -m deepkit.recipes.<name>``. What a
+recipe module defines is in ``deepkit.recipe``'s docstring; docs/adding_a_recipe.md
+walks through adding one.
 """
-
-import importlib
-
-RECIPES = ("sentiment", "textgen", "forecast", "timing", "autoencoder", "vae", "gan")
-
-
-def load_recipe(name):
-    """The module of recipe ``name``; ValueError naming the recipes if unknown."""
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; recipes: {', '.join(RECIPES)}")
-    return importlib.import_module(f"recipes.{name}")

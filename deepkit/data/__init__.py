@@ -2,14 +2,15 @@
 
 - :func:`load` — one entry point: offline data that pip packages ship
   (:func:`list_datasets`), ``tfds:<name>`` (TensorFlow Datasets, failing fast
-  offline) and the user's files (``csv:``, ``text:``, ``npz:``);
+  offline) and the user's files (``csv:``, ``text:``, ``npz:``); :func:`load_arrays`
+  and :func:`split_arrays`, a split as NumPy arrays;
 - :func:`info` / :class:`DatasetInfo` — what a dataset is, without loading it;
 - :func:`batched`, :func:`windows`, :func:`char_sequences`,
   :func:`text_vectorizer`, :func:`images_to_float` — tf.data pipelines.
 """
 
 from deepkit.data.dataset_info import DatasetInfo
-from deepkit.data.load import info, list_datasets, load, load_arrays
+from deepkit.data.load import info, list_datasets, load, load_arrays, split_arrays
 from deepkit.data.pipelines import batched, char_sequences, images_to_float, text_vectorizer, windows
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "list_datasets",
     "load",
     "load_arrays",
+    "split_arrays",
     "text_vectorizer",
     "windows",
 ]

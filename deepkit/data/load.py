@@ -7,6 +7,7 @@ Names are the offline datasets of :mod:`deepkit.data.offline`, ``tfds:<name>``
 
 import inspect
 
+import numpy as np
 import tensorflow as tf
 
 from deepkit.data import files, offline, splits, tfds_source
@@ -162,3 +163,34 @@ def load(name, split="train", data_dir=None, **options):
         return tfds_source.load_tfds(rest, split, data_dir, **options)
     arrays = load_arrays(name, split, **options)
     return tf.data.Dataset.from_tensor_slices({key: _to_tensor(value) for key, value in arrays.items()})
+
+
+def split_arrays(name, split="train"):
+    """``split`` of any dataset ``name`` as a dict of NumPy arrays, ``tfds:`` ones included.
+
+    :func:`load_arrays` for offline datasets and files; for ``tfds:<name>`` the
+    ``tf.data`` pipeline of :func:`load` read into memory, one array per feature.
+
+    Args:
+        name: Any name :func:`load` takes.
+        split: ``"train"``, ``"test"`` or ``"all"``, optionally sliced (``"train[:90%]"``).
+
+    Returns:
+        ``{feature: array}``; text is an object array of UTF-8 ``bytes``.
+
+    Example:
+
+    >>> arrays = split_arrays("sunspots", "test")
+    >>> sorted(arrays), arrays["value"].dtype.name
+    (['value'], 'float32')
+    """
+    if not name.startswith("tfds:"):
+        return load_arrays(name, split)
+    columns = {}
+    for example in load(name, split).as_numpy_iterator():
+        for key, value in example.items():
+            columns.setdefault(key, []).append(value)
+    return {
+        key: np.array(values, dtype=object if isinstance(values[0], bytes) else None)
+        for key, values in columns.items()
+    }

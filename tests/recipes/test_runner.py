@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deepkit import data, recipe
-from recipes import forecast, sentiment, textgen, timing, vae
+from deepkit import recipe
+from deepkit.data import tfds_source
+from deepkit.recipes import forecast, sentiment, textgen, timing, vae
 
 
 def smoke_forecast(tmp_path, **changes):
@@ -143,15 +144,13 @@ def test_config_file_then_set_then_flags(tmp_path):
 
 
 def fake_tfds(examples):
-    """Stands in for deepkit.data.load on 'tfds:' names (no network here): the same feature dicts."""
-    real_load = data.load
+    """Stands in for the TFDS loader behind deepkit.data's 'tfds:' names (no network here):
+    the same feature dicts."""
 
-    def load(name, split="train", **options):
-        if not name.startswith("tfds:"):
-            return real_load(name, split, **options)
+    def load_tfds(name, split="train", data_dir=None, **options):
         return tf.data.Dataset.from_tensor_slices(examples(split))
 
-    return load
+    return load_tfds
 
 
 @pytest.mark.parametrize("module, name, examples", [
@@ -162,7 +161,7 @@ def fake_tfds(examples):
         "text": [b"a fine film", b"a dull film", "caf\u00e9 noir".encode()] * 8, "label": [1, 0, 1] * 8}),
 ])
 def test_an_online_dataset_goes_through_the_same_recipe(module, name, examples, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "load", fake_tfds(examples))
+    monkeypatch.setattr(tfds_source, "load_tfds", fake_tfds(examples))
     config = dataclasses.replace(module.smoke(), data=name, export_dir=str(tmp_path / "saved_models"))
     metrics = module.train_and_evaluate(config, str(tmp_path / "run"))
     assert all(np.isfinite(value) for value in metrics.values())
