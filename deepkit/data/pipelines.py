@@ -10,13 +10,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from deepkit.validation import check_int
+
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-def _positive_int(value, function, argument):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{function}: argument `{argument}` must be a positive integer. Received: {argument}={value!r}")
-    return int(value)
 
 
 def _check_dataset(dataset, function):
@@ -59,8 +55,8 @@ def batched(dataset, batch_size, shuffle_seed=None, shuffle_buffer=10_000, cache
     ([4, 4, 2], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
     _check_dataset(dataset, "batched")
-    batch_size = _positive_int(batch_size, "batched", "batch_size")
-    shuffle_buffer = _positive_int(shuffle_buffer, "batched", "shuffle_buffer")
+    batch_size = check_int("batched", "batch_size", batch_size)
+    shuffle_buffer = check_int("batched", "shuffle_buffer", shuffle_buffer)
     if cache:
         dataset = dataset.cache()
     if shuffle_seed is not None:
@@ -136,9 +132,9 @@ def windows(series, window, horizon=1, many_to_many=False, stride=1):
     >>> [(x[:, 0].tolist(), y.tolist()) for x, y in pairs]
     [([0.0, 1.0, 2.0], [3.0]), ([1.0, 2.0, 3.0], [4.0]), ([2.0, 3.0, 4.0], [5.0])]
     """
-    window = _positive_int(window, "windows", "window")
-    horizon = _positive_int(horizon, "windows", "horizon")
-    stride = _positive_int(stride, "windows", "stride")
+    window = check_int("windows", "window", window)
+    horizon = check_int("windows", "horizon", horizon)
+    stride = check_int("windows", "stride", stride)
     dataset, length = _series_dataset(series, "windows")
     span = window + (1 if many_to_many else horizon)
     if length is not None and length < span:
@@ -176,8 +172,8 @@ def char_sequences(ids, seq_length, stride=None):
     >>> [(x.tolist(), y.tolist()) for x, y in pairs]
     [([0, 1, 2], [1, 2, 3]), ([3, 4, 5], [4, 5, 6])]
     """
-    seq_length = _positive_int(seq_length, "char_sequences", "seq_length")
-    stride = seq_length if stride is None else _positive_int(stride, "char_sequences", "stride")
+    seq_length = check_int("char_sequences", "seq_length", seq_length)
+    stride = seq_length if stride is None else check_int("char_sequences", "stride", stride)
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(
@@ -251,9 +247,9 @@ def text_vectorizer(texts, max_tokens=None, output_sequence_length=None, split="
             f"Received: standardize={standardize!r}"
         )
     if max_tokens is not None:
-        max_tokens = _positive_int(max_tokens, "text_vectorizer", "max_tokens")
+        max_tokens = check_int("text_vectorizer", "max_tokens", max_tokens)
     if output_sequence_length is not None:
-        output_sequence_length = _positive_int(output_sequence_length, "text_vectorizer", "output_sequence_length")
+        output_sequence_length = check_int("text_vectorizer", "output_sequence_length", output_sequence_length)
     vectorizer = keras.layers.TextVectorization(
         max_tokens=max_tokens, output_sequence_length=output_sequence_length, split=split, standardize=standardize
     )

@@ -5,6 +5,7 @@ from keras import ops
 
 from deepkit.random_state import SavesSeedState
 from deepkit.registry import register
+from deepkit.validation import check_choice, check_non_negative, check_rate, describe
 
 KINDS = ("gaussian", "masking")
 
@@ -41,14 +42,12 @@ class Corruption(SavesSeedState, keras.layers.Layer):
     """
 
     def __init__(self, kind="gaussian", amount=0.1, seed=None, **kwargs):
-        name = kwargs.get("name")
-        owner = f"Corruption '{name}'" if name else "Corruption"
-        if kind not in KINDS:
-            raise ValueError(f"{owner}: argument `kind` must be one of {list(KINDS)}. Received: kind={kind!r}")
-        upper_ok = amount < 1.0 if kind == "masking" else True
-        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0 or not upper_ok:
-            expected = "a float in [0, 1)" if kind == "masking" else "a float >= 0"
-            raise ValueError(f"{owner}: argument `amount` must be {expected}. Received: amount={amount!r}")
+        owner = describe(self, kwargs.get("name"))
+        check_choice(owner, "kind", kind, KINDS)
+        if kind == "masking":
+            check_rate(owner, "amount", amount)  # the fraction of the inputs zeroed
+        else:
+            check_non_negative(owner, "amount", amount)  # the noise's standard deviation
         super().__init__(**kwargs)
         self.kind = kind
         self.amount = float(amount)

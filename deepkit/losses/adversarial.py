@@ -4,6 +4,7 @@
 from keras import ops
 
 from deepkit.registry import register
+from deepkit.validation import check_choice, check_rate
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 
@@ -26,10 +27,7 @@ def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
     >>> round(float(discriminator_loss(np.zeros((1, 1)), np.zeros((1, 1)))[0]), 4)  # 2 log 2
     1.3863
     """
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(
-            f"discriminator_loss: argument `label_smoothing` must be in [0, 1). Received: {label_smoothing!r}"
-        )
+    check_rate("discriminator_loss", "label_smoothing", label_smoothing)
     real_target = 1.0 - label_smoothing
     real = real_target * _log_sigmoid(real_logits) + (1.0 - real_target) * _log_sigmoid(-real_logits)
     fake = _log_sigmoid(-fake_logits)
@@ -49,10 +47,7 @@ def generator_loss(fake_logits, kind="non_saturating"):
     >>> round(float(generator_loss(np.zeros((1, 1)))[0]), 4)
     0.6931
     """
-    if kind not in GENERATOR_LOSSES:
-        raise ValueError(
-            f"generator_loss: argument `kind` must be one of {list(GENERATOR_LOSSES)}. Received: kind={kind!r}"
-        )
+    check_choice("generator_loss", "kind", kind, GENERATOR_LOSSES)
     value = -_log_sigmoid(fake_logits) if kind == "non_saturating" else _log_sigmoid(-fake_logits)
     return ops.reshape(value, (ops.shape(fake_logits)[0], -1))[:, 0]
 

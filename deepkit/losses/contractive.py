@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from deepkit.registry import register
+from deepkit.validation import check_choice
 
 
 def _single_sigmoid_dense(encoder):
@@ -64,11 +65,7 @@ def contractive_penalty(encoder, x, jacobian="batch"):
         Rifai et al., "Contractive Auto-Encoders: Explicit Invariance During
         Feature Extraction", ICML 2011.
     """
-    if jacobian not in JACOBIANS:
-        raise ValueError(
-            f"contractive_penalty: argument `jacobian` must be one of {list(JACOBIANS)}. "
-            f"Received: jacobian={jacobian!r}"
-        )
+    check_choice("contractive_penalty", "jacobian", jacobian, JACOBIANS)
     x = ops.convert_to_tensor(x)
     if not keras.backend.is_float_dtype(x.dtype):
         raise TypeError(

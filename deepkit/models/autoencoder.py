@@ -16,6 +16,7 @@ from deepkit.models.tracked_model import (
     serialize_sub_models,
 )
 from deepkit.registry import register
+from deepkit.validation import check_choice, check_non_negative
 
 KINDS = ("undercomplete", "sparse", "contractive", "denoising")
 RECONSTRUCTIONS = ("mse", "binary_crossentropy")
@@ -92,20 +93,10 @@ class Autoencoder(TrackedModel):
         seed=None,
         **kwargs,
     ):
-        for argument, value, choices in (
-            ("kind", kind, KINDS),
-            ("sparsity", sparsity, SPARSITIES),
-            ("reconstruction", reconstruction, RECONSTRUCTIONS),
-        ):
-            if value not in choices:
-                raise ValueError(
-                    f"Autoencoder: argument `{argument}` must be one of {list(choices)}. "
-                    f"Received: {argument}={value!r}"
-                )
-        if not isinstance(penalty_weight, (int, float)) or penalty_weight < 0:
-            raise ValueError(
-                f"Autoencoder: argument `penalty_weight` must be a float >= 0. Received: {penalty_weight!r}"
-            )
+        check_choice("Autoencoder", "kind", kind, KINDS)
+        check_choice("Autoencoder", "sparsity", sparsity, SPARSITIES)
+        check_choice("Autoencoder", "reconstruction", reconstruction, RECONSTRUCTIONS)
+        check_non_negative("Autoencoder", "penalty_weight", penalty_weight)
         tracked = ("loss", "reconstruction_loss") + (("penalty",) if kind in ("sparse", "contractive") else ())
         super().__init__(tracked=tracked, **kwargs)
         self.encoder = encoder

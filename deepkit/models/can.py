@@ -7,6 +7,7 @@ from deepkit.losses.adversarial import discriminator_loss, generator_loss, style
 from deepkit.models.gan import GAN, reject_sample_weight
 from deepkit.models.tracked_model import describe_structure
 from deepkit.registry import register
+from deepkit.validation import check_int, check_non_negative
 
 
 @register
@@ -49,10 +50,8 @@ class CAN(GAN):
     tracked_losses = ("d_loss", "g_loss", "style_loss", "ambiguity_loss")
 
     def __init__(self, generator, discriminator, latent_dim, num_styles, ambiguity_weight=1.0, **kwargs):
-        if isinstance(num_styles, bool) or not isinstance(num_styles, int) or num_styles < 2:
-            raise ValueError(f"CAN: argument `num_styles` must be an integer >= 2. Received: num_styles={num_styles!r}")
-        if not isinstance(ambiguity_weight, (int, float)) or ambiguity_weight < 0:
-            raise ValueError(f"CAN: argument `ambiguity_weight` must be a float >= 0. Received: {ambiguity_weight!r}")
+        check_int("CAN", "num_styles", num_styles, minimum=2)
+        check_non_negative("CAN", "ambiguity_weight", ambiguity_weight)
         self.num_styles = num_styles
         super().__init__(generator, discriminator, latent_dim, **kwargs)
         self.ambiguity_weight = float(ambiguity_weight)

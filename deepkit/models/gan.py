@@ -13,6 +13,7 @@ from deepkit.models.tracked_model import (
 )
 from deepkit.random_state import SavesSeedState
 from deepkit.registry import register
+from deepkit.validation import check_choice, check_int, check_rate
 
 
 def reject_sample_weight(owner, sample_weight):
@@ -74,25 +75,16 @@ class GAN(SavesSeedState, TrackedModel):
         **kwargs,
     ):
         owner = type(self).__name__
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
-            raise ValueError(f"{owner}: argument `latent_dim` must be a positive integer. Received: {latent_dim!r}")
+        check_int(owner, "latent_dim", latent_dim)
         generator_inputs = getattr(generator, "inputs", None)
         if generator_inputs and generator_inputs[0].shape[-1] != latent_dim:
             raise ValueError(
                 f"{owner}: `latent_dim` must equal the generator's input size. "
                 f"Received: latent_dim={latent_dim}, generator input shape {tuple(generator_inputs[0].shape)}"
             )
-        if isinstance(discriminator_steps, bool) or not isinstance(discriminator_steps, int) or discriminator_steps < 1:
-            raise ValueError(
-                f"{owner}: argument `discriminator_steps` must be an integer >= 1. Received: {discriminator_steps!r}"
-            )
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"{owner}: argument `label_smoothing` must be in [0, 1). Received: {label_smoothing!r}")
-        if generator_loss not in GENERATOR_LOSSES:
-            raise ValueError(
-                f"{owner}: argument `generator_loss` must be one of {list(GENERATOR_LOSSES)}. "
-                f"Received: generator_loss={generator_loss!r}"
-            )
+        check_int(owner, "discriminator_steps", discriminator_steps)
+        check_rate(owner, "label_smoothing", label_smoothing)
+        check_choice(owner, "generator_loss", generator_loss, GENERATOR_LOSSES)
         self._check_discriminator(getattr(discriminator, "outputs", None))
         super().__init__(tracked=self.tracked_losses, **kwargs)
         self.generator = generator

@@ -15,6 +15,7 @@ from deepkit.models.tracked_model import (
     serialize_sub_models,
 )
 from deepkit.registry import register
+from deepkit.validation import check_choice, check_non_negative
 
 RECONSTRUCTIONS = ("binary_crossentropy", "mse")
 
@@ -62,13 +63,8 @@ class VAE(TrackedModel):
     """
 
     def __init__(self, encoder, decoder, beta=1.0, reconstruction="binary_crossentropy", seed=None, **kwargs):
-        if reconstruction not in RECONSTRUCTIONS:
-            raise ValueError(
-                f"VAE: argument `reconstruction` must be one of {list(RECONSTRUCTIONS)}. "
-                f"Received: reconstruction={reconstruction!r}"
-            )
-        if not isinstance(beta, (int, float)) or beta < 0:
-            raise ValueError(f"VAE: argument `beta` must be a float >= 0. Received: beta={beta!r}")
+        check_choice("VAE", "reconstruction", reconstruction, RECONSTRUCTIONS)
+        check_non_negative("VAE", "beta", beta)
         outputs = getattr(encoder, "outputs", None)
         if outputs is not None:
             self._check_encoder_outputs(outputs)
