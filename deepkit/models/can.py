@@ -50,7 +50,7 @@ class CAN(GAN):
     tracked_losses = ("d_loss", "g_loss", "style_loss", "ambiguity_loss")
 
     def __init__(self, generator, discriminator, latent_dim, num_styles, ambiguity_weight=1.0, **kwargs):
-        check_int("CAN", "num_styles", num_styles, minimum=2)
+        num_styles = check_int("CAN", "num_styles", num_styles, minimum=2)
         check_non_negative("CAN", "ambiguity_weight", ambiguity_weight)
         self.num_styles = num_styles
         super().__init__(generator, discriminator, latent_dim, **kwargs)

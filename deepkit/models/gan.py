@@ -75,14 +75,14 @@ class GAN(SavesSeedState, TrackedModel):
         **kwargs,
     ):
         owner = type(self).__name__
-        check_int(owner, "latent_dim", latent_dim)
+        latent_dim = check_int(owner, "latent_dim", latent_dim)
         generator_inputs = getattr(generator, "inputs", None)
         if generator_inputs and generator_inputs[0].shape[-1] != latent_dim:
             raise ValueError(
                 f"{owner}: `latent_dim` must equal the generator's input size. "
                 f"Received: latent_dim={latent_dim}, generator input shape {tuple(generator_inputs[0].shape)}"
             )
-        check_int(owner, "discriminator_steps", discriminator_steps)
+        discriminator_steps = check_int(owner, "discriminator_steps", discriminator_steps)
         check_rate(owner, "label_smoothing", label_smoothing)
         check_choice(owner, "generator_loss", generator_loss, GENERATOR_LOSSES)
         self._check_discriminator(getattr(discriminator, "outputs", None))
