@@ -85,7 +85,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from deepkit.layers import PeepholeLSTM, RelevanceGRU, fused_recurrence  # noqa: E402
+from deepkit.layers import PeepholeLSTM, RelevanceGRU, fused  # noqa: E402
 
 BATCH, FEATURES = 64, 32
 
@@ -235,7 +235,7 @@ def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_ge
             variants.append((f"{ours_name} (general)", make_ours, True))
         entries = []
         for name, make_layer, general in variants:
-            with fused_recurrence.general_path() if general else contextlib.nullcontext():
+            with fused.general_path() if general else contextlib.nullcontext():
                 model, layer = build(make_layer, timesteps, units, jit_compile)
                 for _ in range(2):  # trace / compile, warm up
                     model.train_on_batch(x, y)

@@ -8,7 +8,7 @@ runs the cell over a sequence.
 
 from keras import constraints, initializers, ops, regularizers
 
-from deepkit.layers import fused_recurrence
+from deepkit.layers import fused
 from deepkit.layers.recurrent_cell import RecurrentCell
 from deepkit.layers.recurrent_layer import RecurrentLayer, cell_property
 from deepkit.registry import register
@@ -279,8 +279,8 @@ class PeepholeLSTM(RecurrentLayer):
         cell = self._make_cell(PeepholeLSTMCell, "peephole_lstm", units, use_cudnn, kwargs, peephole=peephole)
         super().__init__(cell, **kwargs)
 
-    def _fast_inner_loop(self, sequences, initial_state, mask, training):
-        return fused_recurrence.run_peephole_lstm(self, sequences, initial_state, mask, training)
+    def _fused_inner_loop(self, sequences, initial_state, mask, training):
+        return fused.run_peephole_lstm(self, sequences, initial_state=initial_state, mask=mask, training=training)
 
     peephole = cell_property("peephole")
     unit_forget_bias = cell_property("unit_forget_bias")

@@ -11,7 +11,7 @@ those implement the plain LSTM/GRU equations only, and a SavedModel holding
 
 import keras
 
-from deepkit.layers import fused_recurrence
+from deepkit.layers import fused
 from deepkit.validation import check_units, describe
 
 
@@ -53,6 +53,25 @@ class RecurrentLayer(keras.layers.RNN):
 
     # What Keras' cuDNN kernels lack for this layer, for the ``use_cudnn=True`` error.
     cudnn_lacks = "deepkit's cell equations"
+
+    def __init__(self, cell, *, use_fused="auto", **kwargs):
+        """Wraps ``cell`` as ``keras.layers.RNN`` does, with the choice of loop.
+
+        Args:
+            cell: the layer's cell.
+            use_fused: ``"auto"`` (default): the fused whole-sequence op
+                (:mod:`deepkit.layers.fused`) when the configuration allows it,
+                Keras' general loop otherwise; ``True``: the fused op, and a
+                ValueError naming what stops it when it cannot run; ``False``:
+                always the general loop. Subclasses provide the op by overriding
+                ``_fused_inner_loop``.
+            **kwargs: the arguments of ``keras.layers.RNN``.
+
+        Raises:
+            ValueError: ``use_fused`` is not ``"auto"``, ``True`` or ``False``.
+        """
+        super().__init__(cell, **kwargs)
+        self.use_fused = fused.check_use_fused(self._describe(), use_fused)
 
     def _describe(self):
         return describe(self)
@@ -126,16 +145,23 @@ class RecurrentLayer(keras.layers.RNN):
         return super().compute_output_spec(sequences, initial_state=initial_state, mask=mask)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        # The fused whole-sequence op when the configuration allows it (see
-        # deepkit.layers.fused_recurrence), Keras' per-step loop otherwise.
-        blocker = fused_recurrence.fast_path_blocker(self)
+        # The fused whole-sequence op when the configuration and `use_fused` allow
+        # it (see deepkit.layers.fused), Keras' per-step loop otherwise.
+        blocker = fused.choose_path(self, self._describe())
         self._execution_path = "fast" if blocker is None else f"general ({blocker})"
         if blocker is None:
-            return self._fast_inner_loop(sequences, initial_state, mask, training)
+            return self._fused_inner_loop(sequences, initial_state, mask, training)
         return super().inner_loop(sequences, initial_state, mask, training=training)
 
-    def _fast_inner_loop(self, sequences, initial_state, mask, training):
-        raise NotImplementedError
+    def _fused_inner_loop(self, sequences, initial_state, mask, training):
+        """``inner_loop`` on the fused path; subclasses with a fused kernel override it."""
+        raise NotImplementedError(f"no fused kernel for {type(self).__name__}")
+
+    def _fused_blocker(self):
+        """What stops this layer's fused path beyond the generic conditions, or ``None``."""
+        if type(self)._fused_inner_loop is RecurrentLayer._fused_inner_loop:
+            return f"no fused kernel for {type(self).__name__}"
+        return None
 
     def execution_path(self):
         """``"fast"`` or ``"general (<why>)"``: the loop the last traced call took."""
@@ -157,6 +183,7 @@ class RecurrentLayer(keras.layers.RNN):
         config = super().get_config()
         del config["cell"]
         config.update(self._cell_config())
+        config["use_fused"] = self.use_fused
         return config
 
     @classmethod

@@ -8,7 +8,7 @@ runs the cell over a sequence.
 
 from keras import ops
 
-from deepkit.layers import fused_recurrence
+from deepkit.layers import fused
 from deepkit.layers.recurrent_cell import RecurrentCell
 from deepkit.layers.recurrent_layer import RecurrentLayer, cell_property
 from deepkit.registry import register
@@ -239,8 +239,8 @@ class RelevanceGRU(RecurrentLayer):
         )
         super().__init__(cell, **kwargs)
 
-    def _fast_inner_loop(self, sequences, initial_state, mask, training):
-        return fused_recurrence.run_relevance_gru(self, sequences, initial_state, mask, training)
+    def _fused_inner_loop(self, sequences, initial_state, mask, training):
+        return fused.run_relevance_gru(self, sequences, initial_state=initial_state, mask=mask, training=training)
 
     relevance_gate = cell_property("relevance_gate")
     reset_after = cell_property("reset_after")

@@ -1,10 +1,11 @@
 """The fused fast path of PeepholeLSTM / RelevanceGRU equals Keras' general loop.
 
-Every test runs the same layer (same weights, same inputs) twice: once on the
-fast path (``deepkit.layers.fused_recurrence``) and once forced onto the general
-path (``fused_recurrence.general_path()``), and compares the outputs, the final
-states and the gradients with respect to the inputs, the initial states and
-every weight.
+Every comparison runs the same layer (same weights, same inputs) twice: once on
+the fast path (``deepkit.layers.fused``) and once forced onto the general path
+(``fused.general_path()``), and compares the outputs, the final states and the
+gradients with respect to the inputs, the initial states and every weight. The
+last tests cover the choice itself: ``use_fused``, ``general_path()`` and layers
+without a fused kernel.
 """
 
 import contextlib
@@ -14,19 +15,28 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deepkit.layers import PeepholeLSTM, RelevanceGRU, fused_recurrence
+from deepkit.layers import PeepholeLSTM, RelevanceGRU, fused
+from deepkit.layers.recurrent_layer import RecurrentLayer
 
 B, T, D, U = 3, 5, 4, 6
 LENGTHS = np.array([5, 3, 1])
 
 
-def padding_mask(kind):
+def padding_mask(kind, values="bool"):
+    """The padding mask of ``kind`` as booleans, 0/1 integers or floats whose
+    real steps hold other non-zero values (which Keras treats as real steps)."""
     steps = np.arange(T)[None, :]
     if kind == "right":
-        return steps < LENGTHS[:, None]
-    if kind == "left":
-        return steps >= (T - LENGTHS)[:, None]
-    return None
+        mask = steps < LENGTHS[:, None]
+    elif kind == "left":
+        mask = steps >= (T - LENGTHS)[:, None]
+    else:
+        return None
+    if values == "int":
+        return mask.astype("int32")
+    if values == "float":
+        return mask * np.array([0.5, 2.0, -0.25, 1.0, 3.0], "float32")[None, :]
+    return mask
 
 
 def make_layer(family, option, weights_seed=7, **kwargs):
@@ -39,6 +49,14 @@ def make_layer(family, option, weights_seed=7, **kwargs):
     rng = np.random.default_rng(weights_seed)
     layer.set_weights([rng.normal(scale=0.6, size=w.shape).astype(w.dtype) for w in layer.get_weights()])
     return layer
+
+
+UNSUPPORTED = [
+    ({"activation": "relu"}, "activation is not tanh"),
+    ({"recurrent_activation": "hard_sigmoid"}, "recurrent_activation is not sigmoid"),
+    ({"unroll": True}, "unroll=True"),
+]
+"""Configurations the fused path does not cover, with the reason ``execution_path()`` gives."""
 
 
 def state_count(family):
@@ -61,7 +79,7 @@ def outputs_and_gradients(layer, x, mask, initial_state, mode, general, training
         grads = tape.gradient(loss, [x, *initial_state, *layer.trainable_weights])
         return list(outputs), grads
 
-    with fused_recurrence.general_path() if general else contextlib.nullcontext():
+    with fused.general_path() if general else contextlib.nullcontext():
         if mode == "eager":
             result = compute(x, initial_state)
         else:
@@ -72,12 +90,12 @@ def outputs_and_gradients(layer, x, mask, initial_state, mode, general, training
 
 
 def assert_paths_agree(family, option, mask_kind=None, go_backwards=False, with_initial_state=False,
-                       return_sequences=True, mode="eager", atol=2e-5, **kwargs):
+                       return_sequences=True, mode="eager", atol=2e-5, mask_values="bool", **kwargs):
     rng = np.random.default_rng(1)
     x = tf.constant(rng.normal(size=(B, T, D)).astype("float32"))
     initial = [tf.constant(rng.normal(size=(B, U)).astype("float32")) for _ in range(state_count(family))]
     initial = initial if with_initial_state else []
-    mask = padding_mask(mask_kind)
+    mask = padding_mask(mask_kind, mask_values)
     results = []
     for general in (False, True):
         layer = make_layer(family, option, go_backwards=go_backwards, return_sequences=return_sequences, **kwargs)
@@ -123,7 +141,7 @@ def test_every_sequence_length_runs_every_step(family, option, steps):
     # The loops run several steps per iteration and the steps left over after
     # them; None: the length is only known when the graph runs (one per iteration).
     length = steps or 7
-    assert fused_recurrence.STEPS_PER_ITERATION in (2, 3, 4, 5, 6, 7, 8)
+    assert fused.STEPS_PER_ITERATION in (2, 3, 4, 5, 6, 7, 8)
     rng = np.random.default_rng(8)
     x = tf.constant(rng.normal(size=(B, length, D)).astype("float32"))
     mask = tf.constant(np.arange(length)[None, :] >= np.array([0, 1, length - 1])[:, None])
@@ -140,7 +158,7 @@ def test_every_sequence_length_runs_every_step(family, option, steps):
                 loss = tf.reduce_sum(outputs[0] * tf.range(1.0, length + 1.0)[:, None])
             return outputs, tape.gradient(loss, [x, *layer.trainable_weights])
 
-        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+        with fused.general_path() if general else contextlib.nullcontext():
             outputs, grads = compute(x, mask)
         assert layer.execution_path().startswith("general") == general
         results.append([np.asarray(v) for v in [*outputs, *grads]])
@@ -158,7 +176,7 @@ def test_long_sequences_under_xla_give_the_general_paths_weight_gradients(family
     # length is a multiple of the window. Mask, recurrent dropout and a returned
     # sequence make every step's dz reach the weights differently. The GRU's
     # per-step accumulation is pinned at the same lengths.
-    window = fused_recurrence.WEIGHT_GRADIENT_WINDOW
+    window = fused.WEIGHT_GRADIENT_WINDOW
     length = 2 * window + extra
     rng = np.random.default_rng(9)
     x = tf.constant(rng.normal(size=(B, length, D)).astype("float32"))
@@ -174,7 +192,7 @@ def test_long_sequences_under_xla_give_the_general_paths_weight_gradients(family
                 loss = tf.reduce_sum(outputs[0] * tf.range(1.0, length + 1.0)[:, None]) + tf.reduce_sum(outputs[-1])
             return tape.gradient(loss, layer.trainable_weights)
 
-        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+        with fused.general_path() if general else contextlib.nullcontext():
             grads = compute(x, mask)
             windowed = "XlaDynamicUpdateSlice" in op_types(compute.get_concrete_function(x, mask))
         assert layer.execution_path().startswith("general") == general
@@ -198,7 +216,7 @@ def test_a_gradient_of_the_gradient_under_xla_equals_the_general_paths(family, o
     # A gradient penalty differentiates the backward loop itself; under XLA the
     # LSTM's windowed weight gradients (written with an op that has no gradient)
     # must then give way to differentiable per-step products.
-    length = fused_recurrence.WEIGHT_GRADIENT_WINDOW + 3
+    length = fused.WEIGHT_GRADIENT_WINDOW + 3
     x = tf.constant(np.random.default_rng(5).normal(size=(B, length, D)).astype("float32"))
     results = []
     for general in (False, True):
@@ -213,7 +231,7 @@ def test_a_gradient_of_the_gradient_under_xla_equals_the_general_paths(family, o
                 penalty = tf.reduce_sum(inner.gradient(loss, x) ** 2)
             return outer.gradient(penalty, layer.trainable_weights)
 
-        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+        with fused.general_path() if general else contextlib.nullcontext():
             grads = penalty_gradient(x)
         assert layer.execution_path().startswith("general") == general
         results.append([np.asarray(g) for g in grads])
@@ -259,8 +277,9 @@ def test_lstm_sequence_without_stored_states_equals_finite_differences():
     rdm = tf.constant((rng.random((B, U)) > 0.3) / 0.7)
 
     def last_states(x, kernel, bias, h0, c0, recurrent_kernel, peephole):
-        h, c = fused_recurrence.lstm_sequence(
-            x, kernel, bias, h0, c0, recurrent_kernel, peephole, "diagonal", rdm=rdm, sequences=False
+        h, c = fused.lstm_sequence(
+            x, kernel=kernel, bias=bias, h0=h0, c0=c0, recurrent_kernel=recurrent_kernel, peephole=peephole,
+            kind="diagonal", rdm=rdm, sequences=False,
         )
         return tf.concat([h, c], axis=-1)
 
@@ -288,7 +307,7 @@ def test_inference_without_a_tape_equals_general_path(family, option):
     results = []
     for general in (False, True):
         layer = make_layer(family, option, go_backwards=True)
-        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+        with fused.general_path() if general else contextlib.nullcontext():
             results.append([np.asarray(v) for v in tf.function(lambda: layer(x, mask=mask))()])
     for fast, general in zip(*results):
         np.testing.assert_allclose(fast, general, atol=2e-5)
@@ -317,7 +336,7 @@ def test_stateful_layer_carries_the_same_state_on_both_paths(family, option):
     results = []
     for general in (False, True):
         layer = make_layer(family, option, stateful=True)
-        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+        with fused.general_path() if general else contextlib.nullcontext():
             first = layer(x)[0]
             second = layer(x)[0]
         assert not np.allclose(first, second)
@@ -328,14 +347,7 @@ def test_stateful_layer_carries_the_same_state_on_both_paths(family, option):
         np.testing.assert_allclose(fast, general, atol=2e-5)
 
 
-@pytest.mark.parametrize(
-    "kwargs, reason",
-    [
-        ({"activation": "relu"}, "activation is not tanh"),
-        ({"recurrent_activation": "hard_sigmoid"}, "recurrent_activation is not sigmoid"),
-        ({"unroll": True}, "unroll=True"),
-    ],
-)
+@pytest.mark.parametrize("kwargs, reason", UNSUPPORTED)
 @pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
 def test_unsupported_configurations_fall_back_to_the_general_path(family, option, kwargs, reason):
     layer = make_layer(family, option, **kwargs)
@@ -344,25 +356,13 @@ def test_unsupported_configurations_fall_back_to_the_general_path(family, option
     assert layer.execution_path() == f"general ({reason})"
 
 
-def test_general_path_switch_is_restored_after_the_block():
-    assert fused_recurrence.FAST_PATH_ENABLED
-    with pytest.raises(RuntimeError):
-        with fused_recurrence.general_path():
-            assert not fused_recurrence.FAST_PATH_ENABLED
-            raise RuntimeError("inside")
-    assert fused_recurrence.FAST_PATH_ENABLED
-    layer = make_layer("lstm", "diagonal")
-    layer(np.zeros((B, T, D), "float32"))
-    assert layer.execution_path() == "fast"
-
-
 def test_fit_on_the_fast_path_under_xla_matches_the_general_path():
     x = np.random.default_rng(6).normal(size=(8, T, D)).astype("float32")
     y = np.random.default_rng(7).normal(size=(8, 1)).astype("float32")
     losses = []
     for general in (False, True):
         keras.utils.set_random_seed(0)
-        with fused_recurrence.general_path() if general else contextlib.nullcontext():
+        with fused.general_path() if general else contextlib.nullcontext():
             inputs = keras.Input((T, D))
             hidden = PeepholeLSTM(U, return_sequences=True)(inputs)
             outputs = keras.layers.Dense(1)(RelevanceGRU(U)(hidden))
@@ -377,7 +377,7 @@ def test_fit_on_the_fast_path_under_xla_matches_the_general_path():
 def test_fit_under_xla_with_a_partial_last_batch_and_a_new_length():
     # Keras retraces with the batch (and the length) unknown once they change;
     # the backward loop's window buffers must then take their shape at run time.
-    window = fused_recurrence.WEIGHT_GRADIENT_WINDOW
+    window = fused.WEIGHT_GRADIENT_WINDOW
     rng = np.random.default_rng(3)
     x = rng.normal(size=(10, window + 5, D)).astype("float32")
     y = rng.normal(size=(10, 1)).astype("float32")
@@ -389,3 +389,149 @@ def test_fit_under_xla_with_a_partial_last_batch_and_a_new_length():
     second = model.fit(x[:, :7], y, batch_size=4, epochs=1, shuffle=False, verbose=0).history["loss"]
     assert np.all(np.isfinite(first + second))
     assert first[-1] < first[0]
+
+
+@pytest.mark.parametrize("mask_values", ["int", "float"])
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_int_and_non_binary_float_masks_count_every_nonzero_step_as_real(family, option, mask_values, mode):
+    # Keras casts the mask to booleans: 0.5 or -0.25 is a real step, not a scaled one.
+    as_bool = assert_paths_agree(family, option, "right", with_initial_state=True, mode=mode)
+    other = assert_paths_agree(family, option, "right", with_initial_state=True, mode=mode, mask_values=mask_values)
+    for with_bool_mask, with_other_mask in zip(as_bool[0] + as_bool[1], other[0] + other[1]):
+        np.testing.assert_array_equal(with_bool_mask, with_other_mask)
+
+
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_nan_in_masked_padding_never_reaches_the_outputs(family, option):
+    x = np.random.default_rng(1).normal(size=(B, T, D)).astype("float32")
+    mask = padding_mask("right")
+    x[~mask] = np.nan
+    for general in (False, True):
+        layer = make_layer(family, option, return_sequences=True)
+        with fused.general_path() if general else contextlib.nullcontext():
+            outputs = layer(x, mask=mask)
+        assert layer.execution_path().startswith("general") == general
+        assert all(np.all(np.isfinite(out)) for out in outputs)
+
+
+# === Choosing the path: general_path(), use_fused, layers without a fused kernel ===
+
+
+def run_once(layer):
+    layer(np.zeros((B, T, D), "float32"))
+    return layer.execution_path()
+
+
+def test_general_path_is_restored_after_the_block_even_when_it_raises():
+    layer = make_layer("lstm", "diagonal")
+    with pytest.raises(RuntimeError):
+        with fused.general_path():
+            assert run_once(layer) == "general (fast path switched off)"
+            raise RuntimeError("inside")
+    assert run_once(layer) == "fast"
+
+
+def test_nested_general_path_blocks_restore_the_outer_block():
+    layer = make_layer("gru", True)
+    with fused.general_path():
+        with fused.general_path():
+            assert run_once(layer) == "general (fast path switched off)"
+        assert run_once(layer) == "general (fast path switched off)"
+    assert run_once(layer) == "fast"
+
+
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_use_fused_false_always_takes_the_general_loop_with_the_same_numbers(family, option):
+    x = np.random.default_rng(2).normal(size=(B, T, D)).astype("float32")
+    auto, forbidden = make_layer(family, option), make_layer(family, option, use_fused=False)
+    expected = auto(x, mask=padding_mask("left"))
+    outputs = forbidden(x, mask=padding_mask("left"))
+    assert auto.execution_path() == "fast"
+    assert forbidden.execution_path() == "general (use_fused=False)"
+    for fused_out, general_out in zip(expected, outputs):
+        np.testing.assert_allclose(fused_out, general_out, atol=2e-5)
+
+
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_use_fused_true_takes_the_fused_path_where_it_can_run(family, option):
+    assert run_once(make_layer(family, option, use_fused=True)) == "fast"
+
+
+@pytest.mark.parametrize("kwargs, reason", UNSUPPORTED)
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_use_fused_true_raises_naming_what_stops_the_fused_path(family, option, kwargs, reason):
+    layer = make_layer(family, option, use_fused=True, name="x", **kwargs)
+    message = f"{type(layer).__name__} 'x': use_fused=True but the fused path cannot run: {reason}"
+    with pytest.raises(ValueError, match=message):
+        layer(np.zeros((B, T, D), "float32"))
+
+
+def test_general_path_wins_over_use_fused_true():
+    layer = make_layer("lstm", "diagonal", use_fused=True)
+    with fused.general_path():
+        assert run_once(layer) == "general (fast path switched off)"
+
+
+@pytest.mark.parametrize("value", [1, 0, "true", "True", None, "fused"])
+def test_use_fused_rejects_anything_but_auto_true_false(value):
+    with pytest.raises(ValueError, match=r"`use_fused` must be one of \['auto', True, False\]. Received: use_fused="):
+        PeepholeLSTM(U, use_fused=value, name="x")
+    with pytest.raises(ValueError, match=r"RelevanceGRU 'y': argument `use_fused`"):
+        RelevanceGRU(U, use_fused=value, name="y")
+
+
+@pytest.mark.parametrize("value", ["auto", True, False])
+@pytest.mark.parametrize("family, option", [("lstm", "diagonal"), ("gru", True)])
+def test_use_fused_survives_the_config_round_trip(family, option, value):
+    layer = make_layer(family, option, use_fused=value)
+    config = layer.get_config()
+    assert config["use_fused"] == value
+    assert type(layer).from_config(config).use_fused == value
+    del config["use_fused"]  # a config saved before the option existed
+    assert type(layer).from_config(config).use_fused == "auto"
+
+
+class TanhCell(keras.layers.Layer):
+    """A plain tanh RNN cell: the generic conditions of the fused path hold, no kernel exists."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.activation = keras.activations.tanh
+        self.recurrent_activation = keras.activations.sigmoid
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="orthogonal")
+
+    def call(self, inputs, states):
+        h = self.activation(
+            keras.ops.matmul(inputs, self.kernel) + keras.ops.matmul(states[0], self.recurrent_kernel)
+        )
+        return h, [h]
+
+
+class TanhRNN(RecurrentLayer):
+    def __init__(self, units, **kwargs):
+        super().__init__(TanhCell(units), **kwargs)
+
+
+def test_a_recurrent_layer_without_a_fused_kernel_takes_the_general_loop():
+    layer = TanhRNN(U, return_sequences=True, name="tanh_rnn")
+    x = np.random.default_rng(4).normal(size=(B, T, D)).astype("float32")
+    outputs = np.asarray(layer(x))
+    assert layer.execution_path() == "general (no fused kernel for TanhRNN)"
+    kernel, recurrent_kernel = (np.asarray(w) for w in layer.get_weights())
+    h = np.zeros((B, U), "float32")
+    for t in range(T):
+        h = np.tanh(x[:, t] @ kernel + h @ recurrent_kernel)
+        np.testing.assert_allclose(outputs[:, t], h, atol=1e-5)
+
+
+def test_a_recurrent_layer_without_a_fused_kernel_refuses_use_fused_true():
+    layer = TanhRNN(U, use_fused=True, name="tanh_rnn")
+    with pytest.raises(ValueError, match="TanhRNN 'tanh_rnn': use_fused=True but the fused path cannot run: "
+                                         "no fused kernel for TanhRNN"):
+        layer(np.zeros((B, T, D), "float32"))
