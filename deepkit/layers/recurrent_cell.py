@@ -63,7 +63,8 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     takes its own arguments and passes the rest here, builds its own weights in
     :meth:`build_cell_weights` and writes its step in ``call``, reading the
     inputs through :meth:`dropped_inputs` / :meth:`input_projection` and the state
-    through :meth:`dropped_state`.
+    through :meth:`dropped_state`. A subclass whose step applies the recurrent
+    norms (``self.norm("recurrent")``, ...) sets :attr:`supports_layer_norm`.
 
     Weights, in this order: ``kernel (input_dim, gates·units)``,
     ``recurrent_kernel (units, gates·units)``, ``bias (gates·units,)`` (when
@@ -96,6 +97,9 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     """
 
     state_count = 1
+    # Whether the subclass's step applies the recurrent norms (:meth:`norm`);
+    # without it ``layer_norm=True`` is refused rather than half applied.
+    supports_layer_norm = False
 
     def __init__(
         self,
@@ -121,10 +125,15 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         **kwargs,
     ):
         owner = describe(self, kwargs.get("name"))
-        check_units(owner, units)
+        units = check_units(owner, units)
         check_rate(owner, "dropout", dropout)
         check_rate(owner, "recurrent_dropout", recurrent_dropout)
         check_bool(owner, "layer_norm", layer_norm)
+        if layer_norm and not self.supports_layer_norm:
+            raise ValueError(
+                f"{owner}: argument `layer_norm` must be False: this cell does not implement layer "
+                f"normalization. Received: layer_norm={layer_norm!r}"
+            )
         check_positive(owner, "layer_norm_epsilon", layer_norm_epsilon)
         check_choice(owner, "implementation", implementation, (1, 2))
         super().__init__(**kwargs)

@@ -204,11 +204,6 @@ class RecurrentLayer(keras.layers.RNN):
         check_units(owner, units)
         check_use_cudnn(owner, use_cudnn, self.cudnn_lacks)
         self.use_cudnn = use_cudnn
-        if kwargs.get("layer_norm"):
-            raise NotImplementedError(
-                f"{owner}: `layer_norm=True` needs the general loop, which the layer cannot choose "
-                "yet; use keras.layers.RNN(cell) with the cell's layer_norm=True meanwhile"
-            )
         return cell_class.for_layer(default_name, units, kwargs, **arguments)
 
     # The names Keras' LSTM and GRU layers expose, read from the cell, so that

@@ -147,6 +147,8 @@ class RelevanceGRUCell(RecurrentCell):
         Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
     """
 
+    supports_layer_norm = True
+
     def __init__(self, units, relevance_gate=True, reset_after=False, **kwargs):
         owner = describe(self, kwargs.get("name"))
         check_bool(owner, "relevance_gate", relevance_gate)
@@ -241,6 +243,12 @@ class RelevanceGRU(RecurrentLayer):
 
     def _fused_inner_loop(self, sequences, initial_state, mask, training):
         return fused.run_relevance_gru(self, sequences, initial_state=initial_state, mask=mask, training=training)
+
+    def _fused_blocker(self):
+        # The fused kernel's hand-written backward pass has no normalization terms.
+        if self.cell.layer_norm:
+            return "layer_norm=True"
+        return super()._fused_blocker()
 
     relevance_gate = cell_property("relevance_gate")
     reset_after = cell_property("reset_after")

@@ -26,17 +26,22 @@ def sequence_model(make_layer, timesteps=TIMESTEPS, batch_size=None):
     return make_model
 
 
-def _lstm_shapes(units, peephole):
+def _lstm_shapes(units, peephole, layer_norm=False):
     shapes = [(FEATURES, 4 * units), (units, 4 * units), (4 * units,)]
     if peephole == "diagonal":
         shapes.append((3 * units,))
     elif peephole == "full":
         shapes.append((units, 3 * units))
+    if layer_norm:  # gains and biases of x W, h U (per gate) and of the cell state
+        shapes += [(4 * units,)] * 4 + [(units,)] * 2
     return shapes
 
 
-def _gru_shapes(units, gates):
-    return [(FEATURES, gates * units), (units, gates * units), (gates * units,)]
+def _gru_shapes(units, gates, layer_norm=False):
+    shapes = [(FEATURES, gates * units), (units, gates * units), (gates * units,)]
+    if layer_norm:  # gains and biases of x W and of the recurrent products (per gate)
+        shapes += [(gates * units,)] * 4
+    return shapes
 
 
 def recurrent_cases():
@@ -76,6 +81,28 @@ def recurrent_cases():
                 weight_shapes=_gru_shapes(UNITS, 3 if relevance_gate else 2),
             )
         )
+    cases.append(
+        HarnessCase(
+            id="peephole_lstm_layer_norm",
+            covers=["deepkit>PeepholeLSTM", "deepkit>PeepholeLSTMCell"],
+            make_model=sequence_model(
+                lambda: layers.PeepholeLSTM(UNITS, peephole="full", layer_norm=True, return_sequences=True)
+            ),
+            make_inputs=sequences,
+            weight_shapes=_lstm_shapes(UNITS, "full", layer_norm=True),
+        )
+    )
+    cases.append(
+        HarnessCase(
+            id="relevance_gru_layer_norm",
+            covers=["deepkit>RelevanceGRU", "deepkit>RelevanceGRUCell"],
+            make_model=sequence_model(
+                lambda: layers.RelevanceGRU(UNITS, layer_norm=True, return_sequences=True, go_backwards=True)
+            ),
+            make_inputs=sequences,
+            weight_shapes=_gru_shapes(UNITS, 3, layer_norm=True),
+        )
+    )
     cases.append(
         HarnessCase(
             id="brnn_peephole_lstm_return_state",

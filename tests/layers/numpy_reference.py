@@ -13,12 +13,34 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def lstm_step(x, h, c, kernel, recurrent_kernel, bias, peephole, kind):
-    """SPEC section 2, peephole LSTM, one step. Gate order i, f, c, o."""
+def layer_norm(v, gamma, beta, epsilon):
+    """Ba, Kiros & Hinton (2016): ``v`` normalized over its last axis, then ``gamma ⊙ · + beta``."""
+    mean = v.mean(axis=-1, keepdims=True)
+    variance = ((v - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (v - mean) / np.sqrt(variance + epsilon) * gamma + beta
+
+
+def gate_norms(norms, name, gates, epsilon):
+    """One normalizing function per gate ``k`` for term ``name`` (identity without ``norms``):
+    LN over gate k's own units with gate k's slice of the gain and bias."""
+    if norms is None:
+        return [lambda v: v] * gates
+    gammas, betas = (np.split(w, gates) for w in norms[name])
+    return [lambda v, g=g, b=b: layer_norm(v, g, b, epsilon) for g, b in zip(gammas, betas)]
+
+
+def lstm_step(x, h, c, kernel, recurrent_kernel, bias, peephole, kind, norms=None, epsilon=1e-3):
+    """SPEC section 2, peephole LSTM, one step. Gate order i, f, c, o.
+
+    With ``norms`` (``{"input": (gain, bias), "recurrent": ..., "cell": ...}``), the layer
+    normalized LSTM of Ba et al. (2016): every ``x W_k`` and ``h U_k`` normalized on its own,
+    peepholes on the raw cell state, ``h = o ⊙ tanh(LN(c_t))``; the raw ``c_t`` is carried."""
     units = h.shape[-1]
     W = np.split(kernel, 4, axis=1)
     U = np.split(recurrent_kernel, 4, axis=1)
     b = np.split(bias, 4) if bias is not None else [0.0] * 4
+    ln_x, ln_h = gate_norms(norms, "input", 4, epsilon), gate_norms(norms, "recurrent", 4, epsilon)
+    a = [ln_x[k](x @ W[k]) + ln_h[k](h @ U[k]) + b[k] for k in range(4)]
     if kind == "diagonal":
         v_i, v_f, v_o = np.split(peephole, 3)
         peek_i, peek_f = c * v_i, c * v_f
@@ -27,32 +49,38 @@ def lstm_step(x, h, c, kernel, recurrent_kernel, bias, peephole, kind):
         peek_i, peek_f = c @ V[0], c @ V[1]
     else:
         peek_i = peek_f = np.zeros_like(c)
-    i = sigmoid(x @ W[0] + h @ U[0] + peek_i + b[0])
-    f = sigmoid(x @ W[1] + h @ U[1] + peek_f + b[1])
-    c_new = f * c + i * np.tanh(x @ W[2] + h @ U[2] + b[2])
+    i = sigmoid(a[0] + peek_i)
+    f = sigmoid(a[1] + peek_f)
+    c_new = f * c + i * np.tanh(a[2])
     if kind == "diagonal":
         peek_o = c_new * v_o
     elif kind == "full":
         peek_o = c_new @ V[2]
     else:
         peek_o = np.zeros((x.shape[0], units))
-    o = sigmoid(x @ W[3] + h @ U[3] + peek_o + b[3])
-    return o * np.tanh(c_new), c_new
+    o = sigmoid(a[3] + peek_o)
+    c_read = c_new if norms is None else gate_norms(norms, "cell", 1, epsilon)[0](c_new)
+    return o * np.tanh(c_read), c_new
 
 
-def gru_step(x, h, kernel, recurrent_kernel, bias, relevance_gate):
-    """SPEC section 2, GRU with relevance gate, one step, seed convention:
-    h_t = Γ_u ⊙ ĥ_t + (1 - Γ_u) ⊙ h_{t-1}. Gate order Γ_u, Γ_r, candidate."""
+def gru_step(x, h, kernel, recurrent_kernel, bias, relevance_gate, norms=None, epsilon=1e-3):
+    """SPEC section 2, GRU with relevance gate, one step, in the lecture notes' convention:
+    h_t = Γ_u ⊙ ĥ_t + (1 - Γ_u) ⊙ h_{t-1}. Gate order Γ_u, Γ_r, candidate.
+
+    With ``norms`` (``{"input": (gain, bias), "recurrent": ...}``), layer normalization (Ba et
+    al. 2016) of every ``x W_k`` and recurrent product on its own, the candidate's after the
+    relevance gate: ``LN((Γ_r ⊙ h) U_c)``."""
     gates = 3 if relevance_gate else 2
     W = np.split(kernel, gates, axis=1)
     U = np.split(recurrent_kernel, gates, axis=1)
     b = np.split(bias, gates) if bias is not None else [0.0] * gates
-    update = sigmoid(x @ W[0] + h @ U[0] + b[0])
+    ln_x, ln_h = gate_norms(norms, "input", gates, epsilon), gate_norms(norms, "recurrent", gates, epsilon)
+    update = sigmoid(ln_x[0](x @ W[0]) + ln_h[0](h @ U[0]) + b[0])
     if relevance_gate:
-        relevance = sigmoid(x @ W[1] + h @ U[1] + b[1])
-        candidate = np.tanh(x @ W[2] + (relevance * h) @ U[2] + b[2])
+        relevance = sigmoid(ln_x[1](x @ W[1]) + ln_h[1](h @ U[1]) + b[1])
+        candidate = np.tanh(ln_x[2](x @ W[2]) + ln_h[2]((relevance * h) @ U[2]) + b[2])
     else:
-        candidate = np.tanh(x @ W[1] + h @ U[1] + b[1])
+        candidate = np.tanh(ln_x[1](x @ W[1]) + ln_h[1](h @ U[1]) + b[1])
     return update * candidate + (1.0 - update) * h
 
 
@@ -79,7 +107,18 @@ def run_rnn(step, x, states, mask=None, go_backwards=False, zero_output_for_mask
     return np.stack(outputs, axis=1), outputs[-1], states
 
 
-def lstm(x, weights, kind, initial_state=None, **rnn_kwargs):
+def split_norms(weights, names):
+    """``(weights before the norms, {name: (gain, bias)})`` from a layer's weight list whose
+    last ``2 · len(names)`` entries are the layer-normalization gains and biases."""
+    if not names:
+        return list(weights), None
+    count = 2 * len(names)
+    head, tail = list(weights[:-count]), weights[-count:]
+    return head, {name: (tail[2 * k], tail[2 * k + 1]) for k, name in enumerate(names)}
+
+
+def lstm(x, weights, kind, initial_state=None, layer_norm=False, epsilon=1e-3, **rnn_kwargs):
+    weights, norms = split_norms(weights, ("input", "recurrent", "cell") if layer_norm else ())
     kernel, recurrent_kernel, bias = weights[:3]
     peephole = weights[3] if kind is not None else None
     units = recurrent_kernel.shape[0]
@@ -87,19 +126,20 @@ def lstm(x, weights, kind, initial_state=None, **rnn_kwargs):
         initial_state = [np.zeros((x.shape[0], units))] * 2
 
     def step(x_t, h, c):
-        return lstm_step(x_t, h, c, kernel, recurrent_kernel, bias, peephole, kind)
+        return lstm_step(x_t, h, c, kernel, recurrent_kernel, bias, peephole, kind, norms, epsilon)
 
     return run_rnn(step, x, initial_state, **rnn_kwargs)
 
 
-def gru(x, weights, relevance_gate=True, initial_state=None, **rnn_kwargs):
+def gru(x, weights, relevance_gate=True, initial_state=None, layer_norm=False, epsilon=1e-3, **rnn_kwargs):
+    weights, norms = split_norms(weights, ("input", "recurrent") if layer_norm else ())
     kernel, recurrent_kernel, bias = weights[:3]
     units = recurrent_kernel.shape[0]
     if initial_state is None:
         initial_state = [np.zeros((x.shape[0], units))]
 
     def step(x_t, h):
-        return gru_step(x_t, h, kernel, recurrent_kernel, bias, relevance_gate)
+        return gru_step(x_t, h, kernel, recurrent_kernel, bias, relevance_gate, norms, epsilon)
 
     return run_rnn(step, x, initial_state, **rnn_kwargs)
 

@@ -94,7 +94,7 @@ def test_equals_keras_gru_reset_before_with_negated_update_columns(go_backwards)
 
 
 def test_update_gate_gates_the_candidate_not_the_relevance_gate():
-    # Γ_u = σ(big) ≈ 1 → h ≈ ĥ whatever Γ_r is; with the seed's typo (Γ_r ⊙ ĥ) and Γ_r ≈ 0, h would be ≈ 0.
+    # Γ_u = σ(big) ≈ 1 → h ≈ ĥ whatever Γ_r is; with the lecture notes' typo (Γ_r ⊙ ĥ) and Γ_r ≈ 0, h would be ≈ 0.
     layer = RelevanceGRU(1, use_bias=True, kernel_initializer="zeros", recurrent_initializer="zeros")
     layer.build((None, 1, 1))
     kernel = np.array([[0.0, 0.0, 1.0]], "float32")
