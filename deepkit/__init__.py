@@ -13,3 +13,4 @@ load with a plain ``keras.saving.load_model`` once deepkit is imported.
 __version__ = "0.1.0"
 
 from deepkit import data, layers, losses, models  # noqa: E402,F401
+from deepkit import vision  # noqa: E402,F401

@@ -1,0 +1,51 @@
+"""Style transfer: the Gram matrix against NumPy, the loss falls over the steps, and a
+wrong layer or image is named."""
+
+import keras
+import numpy as np
+import pytest
+
+from deepkit import vision
+from deepkit.vision.style import style_layer_loss
+
+
+def feature_model():
+    keras.utils.set_random_seed(4)
+    return keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(8, 3, activation="relu", name="a"),
+                             keras.layers.AveragePooling2D(2), keras.layers.Conv2D(8, 3, activation="relu", name="b")],
+                            name="features")
+
+
+def test_gram_matrix_matches_numpy():
+    features = np.random.default_rng(0).normal(size=(2, 3, 5, 4)).astype("float32")
+    flat = features.reshape(2, 15, 4)
+    expected = np.einsum("npc,npd->ncd", flat, flat) / 15
+    np.testing.assert_allclose(vision.gram_matrix(features), expected, rtol=1e-5)
+
+
+def test_style_layer_loss_is_gatys_squared_gram_difference():
+    features = np.random.default_rng(1).normal(size=(1, 4, 4, 3)).astype("float32")
+    target = np.zeros((1, 3, 3), "float32")
+    gram = np.asarray(vision.gram_matrix(features))
+    assert float(style_layer_loss(features, target)) == pytest.approx((gram**2).sum() / (4 * 9), rel=1e-5)
+
+
+def test_style_transfer_loss_decreases_and_keeps_the_content_size():
+    rng = np.random.default_rng(2)
+    content, style = rng.uniform(size=(16, 16, 3)), rng.uniform(size=(20, 20, 3))
+    result = vision.style_transfer(content, style, feature_model(), ["b"], ["a", "b"], style_weight=100.0,
+                                   total_variation_weight=0.1, steps=15, learning_rate=0.02)
+    assert set(result.losses) == {"content", "style", "total_variation", "total"}
+    assert all(len(values) == 15 for values in result.losses.values())
+    assert result.losses["total"][-1] < 0.5 * result.losses["total"][0]
+    assert result.image.shape == (16, 16, 3) and 0 <= result.image.min() and result.image.max() <= 1
+
+
+def test_style_transfer_names_what_it_expects():
+    model, image = feature_model(), np.full((16, 16, 3), 0.5, "float32")
+    with pytest.raises(ValueError, match="no layer 'block1_conv1'.*a, .*b"):
+        vision.style_transfer(image, image, model, ["b"], ["block1_conv1"])
+    with pytest.raises(ValueError, match="3-channel"):
+        vision.style_transfer(image[..., :1], image, model, ["b"], ["a"])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        vision.style_transfer(image * 255, image, model, ["b"], ["a"])
