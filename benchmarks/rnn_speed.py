@@ -14,23 +14,18 @@ memory of a training step.
 Predict floor: the gate products of every step alone (``[x_t, h, 1]`` times one
 ``(features + units + 1, units)`` matrix per gate, the gates' products
 concurrent, ``h`` = tanh of their sum) in one compiled ``tf.while_loop``, with
-and without XLA as the configuration says, timed interleaved with the layers.
-No recurrent layer's predict can beat it by much on this machine: it is the
-matmul work a step cannot avoid. When 0.6x Keras' predict time is below it, a
-0.6x predict target is out of reach here whatever the layer does.
+and without XLA as the configuration says, timed interleaved with the layers:
+the matmul work a step cannot avoid, which no recurrent layer's predict beats by
+much on the machine at hand.
 
 Elementwise: the other half of a step, timed the same way: the cell's gate
 activations and state update alone (the products replaced by fixed gate inputs,
 each plus ``h`` so that the work stays inside the loop), less the time of a loop
 with the same trip count doing one addition per step (the loop's own cost, which
-the floor already holds). A step's elementwise work needs its products, and
-the next step's products need its result; under XLA a plain loop doing both
-took at least the sum of the two (see
-``benchmarks/fused_recurrence_measurements.md``), so there, when floor +
-elementwise is above 0.6x of Keras' predict, the 0.6x target is out of reach on
-this machine for a loop made of these two parts. Without XLA the sum bounds
-nothing: TensorFlow's executor runs elementwise ops beside products, and the
-layers' predict comes in below it.
+the floor already holds). Under XLA a step's products and its elementwise work
+run one after the other, so floor + elementwise is about what the plainest loop
+takes there; without XLA TensorFlow's executor runs them beside each other and
+the sum bounds nothing.
 
 Pairs: PeepholeLSTM (peephole="diagonal", the default) vs keras.layers.LSTM,
 RelevanceGRU vs keras.layers.GRU(reset_after=False), and PeepholeLSTM(peephole=None)
@@ -45,8 +40,7 @@ bytes allocated above those allocated before them are reported (MiB).
 
 Allocator: the timings use whichever CPU allocator the process was started with,
 and the first lines say which. With TensorFlow's default one, a step compiled
-by XLA gets its working buffer (the layers' saved activations: 132 MB for
-deepkit's LSTM training step at T=400, 260 MB for Keras') freshly mapped from
+by XLA gets its working buffer (the layers' saved activations) freshly mapped from
 the operating system on every call, and first touching it costs page faults:
 each row reports the minor page faults of a training step (deepkit/Keras, from
 ``getrusage``). ``TF_CPU_ALLOCATOR_USE_BFC=true`` keeps that memory between
@@ -56,7 +50,7 @@ more, so a run with it is the harder comparison for deepkit.
     python benchmarks/rnn_speed.py               # T=100, 400; U=128; fp32, mixed_bfloat16; XLA off, on
     python benchmarks/rnn_speed.py --quick       # T=100, U=128, fp32, XLA off; few repeats
     python benchmarks/rnn_speed.py --full        # adds U=512
-    python benchmarks/rnn_speed.py --markdown    # also a table for README.md
+    python benchmarks/rnn_speed.py --markdown    # also a markdown table (docs/performance.md)
     python benchmarks/rnn_speed.py --general     # also time deepkit forced onto the general path
 
 Filters (repeatable): --family lstm|gru|lstm-no-peephole, --timesteps T, --units U, --policy P, --xla on|off.
