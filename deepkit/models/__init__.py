@@ -4,5 +4,6 @@ from deepkit.models.autoencoder import Autoencoder
 from deepkit.models.can import CAN
 from deepkit.models.gan import GAN
 from deepkit.models.vae import VAE
+from deepkit.models.word2vec import Word2Vec
 
-__all__ = ["Autoencoder", "CAN", "GAN", "VAE"]
+__all__ = ["Autoencoder", "CAN", "GAN", "VAE", "Word2Vec"]

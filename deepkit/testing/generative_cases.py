@@ -1,4 +1,4 @@
-"""Harness cases of the generative objects: autoencoders, VAE, GAN, CAN and their losses and layers."""
+"""Harness cases of the generative objects: autoencoders, VAE, GAN, CAN, Word2Vec and their losses and layers."""
 
 import keras
 import numpy as np
@@ -77,6 +77,25 @@ def labelled_samples(rng):
     return samples(rng), np.arange(BATCH) % STYLES
 
 
+WORDS = ("the", "cat", "sat", "on", "a", "mat", "and", "dog")
+
+
+def make_word2vec():
+    return models.Word2Vec(list(WORDS), [8, 7, 6, 5, 4, 3, 2, 1], vector_size=3, window=2, negative=2, seed=0)
+
+
+def word_ids(rng):
+    return rng.integers(0, len(WORDS), size=BATCH).astype("int32")
+
+
+def context_centre_pairs(rng):
+    return word_ids(rng)[:, None], word_ids(rng)
+
+
+def compile_with_sgd(model, jit_compile):
+    model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=jit_compile)
+
+
 def generative_cases():
     return [
         autoencoder_case(
@@ -121,5 +140,16 @@ def generative_cases():
             compile_model=compile_adversarial,
             targets=None,
             deterministic_training=False,
+        ),
+        HarnessCase(
+            id="word2vec",
+            covers=["deepkit>Word2Vec"],
+            make_model=make_word2vec,
+            make_inputs=word_ids,
+            make_train_data=context_centre_pairs,
+            compile_model=compile_with_sgd,
+            targets=None,
+            deterministic_training=False,  # negatives are drawn while training
+            weight_shapes=[(len(WORDS), 3), (len(WORDS), 3)],
         ),
     ]
