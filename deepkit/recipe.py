@@ -232,12 +232,15 @@ class Run:
     def __init__(self, name, config, workdir, info):
         self.name, self.config, self.workdir, self.info = name, config, workdir, info
         self.started = time.perf_counter()
+        self.tensorboard_dirs = []  # one per model fitted, in the order of the fit calls
 
     def fit(self, model, train, validation=None, callbacks=(), subdir=None):
         """``model.fit`` for ``config.epochs`` with the shared callbacks; a progress bar on a
         terminal, one line per epoch otherwise. Returns a :class:`TrainingRecord`."""
         workdir = os.path.join(self.workdir, subdir) if subdir else self.workdir
         log = os.path.join(workdir, "history.json")
+        if os.path.join(workdir, "tensorboard") not in self.tensorboard_dirs:
+            self.tensorboard_dirs.append(os.path.join(workdir, "tensorboard"))
         result = model.fit(
             train,
             validation_data=validation,
@@ -287,7 +290,10 @@ class Run:
         with open(path + ".tmp", "w") as f:
             json.dump(record, f, indent=2)
         os.replace(path + ".tmp", path)
-        print_summary(record, path, os.path.join(self.workdir, "tensorboard"))
+        # One model: its logs; several (run.fit(..., subdir=...)): the workdir, which
+        # TensorBoard searches for every model's logs, one run per folder.
+        tensorboard = self.tensorboard_dirs[0] if len(self.tensorboard_dirs) == 1 else self.workdir
+        print_summary(record, path, tensorboard)
         return metrics
 
 

@@ -4,6 +4,7 @@ per-epoch history across resumes, the workdir's config guard, and config overrid
 import argparse
 import dataclasses
 import json
+import os
 
 import keras
 import numpy as np
@@ -167,3 +168,35 @@ def test_an_online_dataset_goes_through_the_same_recipe(module, name, examples, 
     assert all(np.isfinite(value) for value in metrics.values())
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert record["dataset"]["name"] == name and record["dataset"]["offline"] is False
+
+
+def tiny_regressor():
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def printed_tensorboard_logdir(run, capsys):
+    capsys.readouterr()
+    run.finish(tiny_regressor(), {"loss": 0.0})
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("TensorBoard:")]
+    return line.removeprefix("TensorBoard: tensorboard --logdir ")
+
+
+def event_files_under(folder):
+    return {os.path.relpath(root, folder) for root, _, files in os.walk(folder) if any("tfevents" in f for f in files)}
+
+
+@pytest.mark.parametrize("subdirs, logdir, logged", [
+    ([None], "tensorboard", {"train"}),
+    (["first", "second"], ".", {os.path.join("first", "tensorboard", "train"), os.path.join("second", "tensorboard", "train")}),
+])
+def test_the_printed_tensorboard_command_shows_the_logs_of_every_model(subdirs, logdir, logged, tmp_path, capsys):
+    run = recipe.start("runner_test", smoke_forecast(tmp_path, epochs=1), str(tmp_path / "run"))
+    train = tf.data.Dataset.from_tensor_slices((np.ones((4, 2), "float32"), np.ones((4, 1), "float32"))).batch(2)
+    for subdir in subdirs:
+        run.fit(tiny_regressor(), train, subdir=subdir)
+    printed = printed_tensorboard_logdir(run, capsys)
+    assert printed == os.path.normpath(tmp_path / "run" / logdir)
+    assert event_files_under(printed) == logged
