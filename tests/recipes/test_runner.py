@@ -125,7 +125,7 @@ def test_bad_overrides_say_what_is_wrong(module, values, message):
     "module, name, message",
     [
         (forecast, "polarity", "holds labelled_text data; this recipe reads time_series"),
-        (sentiment, "sunspots", "this recipe reads labelled_text (e.g. polarity, tfds:imdb_reviews)"),
+        (sentiment, "sunspots", "this recipe reads labelled_text (e.g. polarity, rotten_tomatoes, tfds:imdb_reviews)"),
         (forecast, "no_such_data", "unknown dataset 'no_such_data'"),
     ],
 )
