@@ -27,6 +27,7 @@ OWN_FILES = {
     "autoencoder": ["reconstructions.png", "codes.png"],
     "vae": ["latent_grid.png", "interpolation.png", "reconstructions.png", "latent_codes.png"],
     "gan": ["samples_epoch_001.png", "progress.png", "samples.npz"],
+    "cnn_cam": ["cam_grid.png", "localization.png", "layer_sizes.png"],
 }
 
 
@@ -36,11 +37,17 @@ def serving_request(name, config, model):
     if name == "sentiment":
         texts = np.array([b"a wonderful film", b"dull and tedious"])
         return [texts], "serve", model.predict(tf.constant(texts), verbose=0)
+    if name == "word2vec":  # words, one unknown, to the lookup endpoint: their vectors
+        words = np.array([model.vocabulary[0].encode(), b"no-such-word"])
+        return [words], "lookup", model.lookup(tf.constant(words))["vectors"].numpy()
     if name == "gan":
         return [np.int32(3), np.int32(5)], "generate", model.generate(3, 5).numpy()
     if name == "vae":
         z = rng.normal(size=(3, config.latent_dim)).astype("float32")
         return [z], "decode", model.decoder.predict(z, verbose=0)
+    if name == "cnn_cam":  # serve answers [probabilities, heatmap]; the first is compared
+        x = rng.uniform(size=(2, 16, 16, 1)).astype("float32")
+        return [x], "serve", model.predict(x, verbose=0)[0]
     if name == "forecast":  # every test window, in the series' own units
         return [forecast_windows(config)[0]], "serve", model.predict(forecast_windows(config)[0], verbose=0)
     x = {
