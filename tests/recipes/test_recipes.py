@@ -28,6 +28,7 @@ OWN_FILES = {
     "vae": ["latent_grid.png", "interpolation.png", "reconstructions.png", "latent_codes.png"],
     "gan": ["samples_epoch_001.png", "progress.png", "samples.npz"],
     "cnn_cam": ["cam_grid.png", "localization.png", "layer_sizes.png"],
+    "deepdream": ["octaves.png", "low_vs_high.png", "dream_objective.png"],
 }
 
 
