@@ -6,7 +6,7 @@ drawn from softmax(logits / temperature) at each of `temperatures`: low
 temperatures repeat the likeliest phrases, high ones invent words.
 
 Writes samples.txt (the generated text per temperature, also printed) and
-vocabulary.txt (the characters, one per line in id order). metrics.json: `test_loss`,
+vocabulary.txt (the characters, one per line in id order, a newline written as \\n). metrics.json: `test_loss`,
 `test_bits_per_char`, `test_accuracy` and `uniform_bits_per_char` (guessing among the
 vocabulary). The SavedModel's serve maps character ids, (batch, time), to
 next-character logits at every step, (batch, time, vocabulary).
@@ -103,6 +103,15 @@ def generate(model, config, vocabulary):
     }
 
 
+def write_vocabulary(path, vocabulary):
+    """One token per line in id order (the first line is empty, the padding token; the second
+    is ``[UNK]``); a backslash, newline, carriage return and tab are written as \\\\, \\n, \\r and \\t."""
+    escapes = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    with open(path, "w", encoding="utf-8") as f:
+        for token in vocabulary:
+            f.write("".join(escapes.get(char, char) for char in str(token)) + "\n")
+
+
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
     train_text, test_text = corpus(config.data, "train"), corpus(config.data, "test")
@@ -124,8 +133,7 @@ def train_and_evaluate(config, workdir):
             block = f"--- temperature {temperature} ---\n{text}\n"
             f.write(block + "\n")
             print(block)
-    with open(os.path.join(workdir, "vocabulary.txt"), "w") as f:
-        f.write("\n".join(repr(char) for char in vocabulary))
+    write_vocabulary(os.path.join(workdir, "vocabulary.txt"), vocabulary)
     metrics = {
         "test_loss": loss,
         "test_bits_per_char": loss / np.log(2),
