@@ -28,7 +28,7 @@ class StyleResult(typing.NamedTuple):
 def gram_matrix(features):
     """Gram matrices ``G[n, c, d] = sum_ij F[n, i, j, c] F[n, i, j, d] / (h w)`` of (N, h, w, C) maps."""
     features = ops.convert_to_tensor(features)
-    positions = ops.cast(ops.shape(features)[1] * ops.shape(features)[2], features.dtype)
+    positions = ops.sum(ops.ones_like(features[:1, :, :, :1]))  # h * w, also when they are unknown until called
     return ops.einsum("nijc,nijd->ncd", features, features) / positions
 
 
