@@ -64,7 +64,7 @@ class Config(recipe.RecipeConfig):
     alpha: float = 0.025  # initial SGD learning rate, decaying linearly to min_alpha
     min_alpha: float = 1e-4  # final learning rate
     epochs: int = 5  # passes over the corpus (gensim's default)
-    batch_size: int = 2048  # corpus words whose examples make one batch
+    batch_size: int = 256  # corpus words whose examples make one batch (larger batches overshoot frequent words)
     steps_per_execution: int = 16  # batches per call of the compiled train step
     compare_gensim: bool = True  # train gensim 4's Word2Vec on the same corpus in the same run
     workers: int = 2  # gensim's worker threads

@@ -67,7 +67,9 @@ class Word2Vec(TrackedModel):
     the vectors as gensim's per-example updates would), with the learning rate falling
     linearly from ``alpha`` to ``min_alpha`` over the words of the whole run
     (:meth:`linear_decay_sgd`, a Keras ``PolynomialDecay`` of power 1). The logged
-    ``loss`` is the mean per example.
+    ``loss`` is the mean per example. Keep batches to a few hundred corpus words: a
+    batch adds up all updates of a word at once, where gensim's sequential updates
+    shrink as they go, so large batches overshoot the frequent words' vectors.
 
     ``call(ids)`` returns the input vectors of word ids. ``export(path)`` writes the
     endpoints ``serve`` (ids -> vectors), ``lookup`` (words -> ``vectors``, zero for an
@@ -175,7 +177,7 @@ class Word2Vec(TrackedModel):
         vocabulary = skipgrams.build_vocabulary(sentences, self.min_count)
         self.set_vocabulary(vocabulary.words, vocabulary.counts)
 
-    def dataset(self, sentences, batch_words=1024, seed=None):
+    def dataset(self, sentences, batch_words=256, seed=None):
         """The ``tf.data`` pipeline of ``sentences`` for ``fit`` (one epoch per iteration):
         subsampling, reduced windows and examples drawn in the graph, ``batch_words``
         corpus words per batch (see :func:`deepkit.data.skipgrams.word2vec_dataset`)."""
