@@ -26,16 +26,15 @@ import sys
 from typing import ClassVar
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from deepkit import data, recipe, vision
 from deepkit.recipes import cnn_cam
 from deepkit.vision import figures
+from deepkit.vision.images import PHOTOGRAPHS, skimage_image
 
 NAME = "deepdream"
 TASK = "Deep Dream (gradient ascent)"
-PHOTOS = ("astronaut", "chelsea", "coffee")
 NETWORKS = {  # network: (default low layers, default high layers)
     "digit_cnn": (("conv2",), ("conv3",)),  # conv1 mostly brightens: bias-free ReLUs grow with intensity
     "inception_v3": (("mixed0", "mixed1"), ("mixed6", "mixed7")),
@@ -65,24 +64,13 @@ class Config(recipe.RecipeConfig):
     def __post_init__(self):
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {', '.join(NETWORKS)}, received {self.network!r}")
-        if self.photo not in PHOTOS:
-            raise ValueError(f"photo must be one of {', '.join(PHOTOS)}, received {self.photo!r}")
+        if self.photo not in PHOTOGRAPHS:
+            raise ValueError(f"photo must be one of {', '.join(PHOTOGRAPHS)}, received {self.photo!r}")
 
 
 def smoke():
     """Seconds-long: the 8x8 digits, one epoch, a 32-pixel photograph, two octaves of three steps."""
     return Config(data="digits", filters=(4, 8, 8), epochs=1, image_size=32, octaves=2, steps=3)
-
-
-def photograph(name, shorter_side, grey):
-    """A scikit-image photograph resized to ``shorter_side`` pixels on its shorter side, in [0, 1]."""
-    import skimage.data
-
-    image = getattr(skimage.data, name)().astype("float32") / 255.0
-    scale = shorter_side / min(image.shape[:2])
-    size = (round(image.shape[0] * scale), round(image.shape[1] * scale))
-    image = tf.image.resize(image, size, antialias=True).numpy().clip(0, 1)
-    return image @ np.array([[0.299], [0.587], [0.114]], "float32") if grey else image
 
 
 def inception_v3():
@@ -120,7 +108,7 @@ def train_and_evaluate(config, workdir):
               f"{config.data}, on the grey photograph (it knows strokes and digits, not objects)")
         network, history, metrics["classifier_test_accuracy"] = digit_cnn(run, config)
         preprocess = None
-    image = photograph(config.photo, config.image_size, grey=network.inputs[0].shape[-1] == 1)
+    image = skimage_image(config.photo, config.image_size, grey=network.inputs[0].shape[-1] == 1)
     low, high = NETWORKS[config.network]
     dreams = {}
     for label, layers in (("low", config.low_layers or low), ("high", config.high_layers or high)):

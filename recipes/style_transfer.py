@@ -26,18 +26,15 @@ import sys
 from typing import ClassVar
 
 import keras
-import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from deepkit import recipe, vision
 from deepkit.data.dataset_info import DatasetInfo
 from deepkit.vision import figures
+from deepkit.vision.images import PHOTOGRAPHS, TEXTURES, skimage_image
 
 NAME = "style_transfer"
 TASK = "neural style transfer"
-PHOTOS = ("astronaut", "chelsea", "coffee")
-TEXTURES = ("brick", "grass", "gravel")
 NETWORKS = {  # network: (content layers, style layers)
     "random_convnet": (("block3_conv1",), ("block1_conv1", "block2_conv1", "block3_conv1")),
     "vgg19": (("block5_conv2",), ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")),
@@ -68,26 +65,15 @@ class Config(recipe.RecipeConfig):
     def __post_init__(self):
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {', '.join(NETWORKS)}, received {self.network!r}")
-        if self.content not in PHOTOS:
-            raise ValueError(f"content must be one of {', '.join(PHOTOS)}, received {self.content!r}")
-        if self.style not in PHOTOS + TEXTURES:
-            raise ValueError(f"style must be one of {', '.join(PHOTOS + TEXTURES)}, received {self.style!r}")
+        if self.content not in PHOTOGRAPHS:
+            raise ValueError(f"content must be one of {', '.join(PHOTOGRAPHS)}, received {self.content!r}")
+        if self.style not in PHOTOGRAPHS + TEXTURES:
+            raise ValueError(f"style must be one of {', '.join(PHOTOGRAPHS + TEXTURES)}, received {self.style!r}")
 
 
 def smoke():
     """Seconds-long: 24-pixel images, five steps."""
     return Config(image_size=24, steps=5)
-
-
-def image(name, shorter_side):
-    """A scikit-image photograph or texture (grey textures as three equal channels), resized, in [0, 1]."""
-    import skimage.data
-
-    array = getattr(skimage.data, name)().astype("float32") / 255.0
-    array = np.repeat(array[..., None], 3, axis=-1) if array.ndim == 2 else array
-    scale = shorter_side / min(array.shape[:2])
-    size = (round(array.shape[0] * scale), round(array.shape[1] * scale))
-    return tf.image.resize(array, size, antialias=True).numpy().clip(0, 1)
 
 
 def random_convnet(seed, channels=(32, 64, 128)):
@@ -129,7 +115,7 @@ def style_descriptor(network, style_layers, preprocess):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    content, style = image(config.content, config.image_size), image(config.style, config.image_size)
+    content, style = skimage_image(config.content, config.image_size), skimage_image(config.style, config.image_size)
     if config.network == "vgg19":
         print("style_transfer: VGG19 features, ImageNet weights (online)")
         network, preprocess = vgg19(), vgg19_preprocess

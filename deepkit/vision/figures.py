@@ -17,7 +17,9 @@ def image_rows(path, title, rows, column_titles=None, cell=1.5, boxes=None, poin
     """
     labels = list(rows)
     columns = max(len(images) for images in rows.values())
-    figure, axes = plt.subplots(len(labels), columns, figsize=(cell * columns + 0.8, cell * len(labels) + 0.6),
+    first = np.asarray(next(iter(rows.values()))[0])
+    height = cell * first.shape[0] / first.shape[1] + 0.3  # rows as tall as the images are, plus a title line
+    figure, axes = plt.subplots(len(labels), columns, figsize=(cell * columns + 0.8, height * len(labels) + 0.5),
                                 squeeze=False)
     for r, label in enumerate(labels):
         for c in range(columns):

@@ -49,3 +49,13 @@ def test_style_transfer_names_what_it_expects():
         vision.style_transfer(image[..., :1], image, model, ["b"], ["a"])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         vision.style_transfer(image * 255, image, model, ["b"], ["a"])
+
+
+@pytest.mark.parametrize("name, grey, channels", [("astronaut", False, 3), ("brick", False, 3), ("chelsea", True, 1)])
+def test_skimage_images_are_resized_to_the_shorter_side_in_the_unit_interval(name, grey, channels):
+    from deepkit.vision.images import skimage_image
+
+    image = skimage_image(name, 30, grey=grey)
+    assert min(image.shape[:2]) == 30 and image.shape[2] == channels and 0 <= image.min() and image.max() <= 1
+    with pytest.raises(ValueError, match="astronaut, chelsea, coffee, brick"):
+        skimage_image("lena", 30)
