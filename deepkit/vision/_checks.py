@@ -52,6 +52,22 @@ def get_layer(owner, model, name, candidates=None):
     return model.get_layer(name)
 
 
+def spatial_layer(owner, model, name):
+    """The layer ``name`` of ``model`` if its output is 4-D; ValueError saying that the model
+    has no convolutional layer, or naming the layers that have a 4-D output."""
+    candidates = spatial_layers(model)
+    if not candidates:
+        raise ValueError(
+            f"{owner}: model '{model.name}' has no convolutional layer (no layer with a 4-D output "
+            f"(batch, height, width, channels)); its layers: {', '.join(layer.name for layer in model.layers)}"
+        )
+    layer = get_layer(owner, model, name, candidates)
+    if name not in candidates:
+        raise ValueError(f"{owner}: layer {name!r} of model '{model.name}' has no 4-D output; "
+                         f"layers with one: {', '.join(candidates)}")
+    return layer
+
+
 def class_indices(owner, class_index, num_classes, batch):
     """``class_index`` (None, an int, or one int per image) as an int array of ``batch``
     entries; None stays None (the predicted class is used)."""

@@ -118,12 +118,7 @@ def _score_source(model):
 def default_cam_layer(model, owner="grad_cam"):
     """The name of the last layer of ``model`` with a 4-D output; ValueError if there is none."""
     names = _checks.spatial_layers(model)
-    if not names:
-        raise ValueError(
-            f"{owner}: model '{model.name}' has no convolutional layer (no layer with a 4-D output "
-            f"(batch, height, width, channels)); its layers: {', '.join(layer.name for layer in model.layers)}"
-        )
-    return names[-1]
+    return names[-1] if names else _checks.spatial_layer(owner, model, None)  # the latter raises
 
 
 def grad_cam(model, images, class_index=None, layer_name=None):
@@ -149,12 +144,7 @@ def grad_cam(model, images, class_index=None, layer_name=None):
             channel count, or a class index out of range.
     """
     owner = "grad_cam"
-    name = default_cam_layer(model, owner) if layer_name is None else layer_name
-    candidates = _checks.spatial_layers(model)
-    layer = _checks.get_layer(owner, model, name, candidates)
-    if name not in candidates:
-        raise ValueError(f"{owner}: layer {name!r} of model '{model.name}' has no 4-D output; "
-                         f"layers with one: {', '.join(candidates)}")
+    layer = _checks.spatial_layer(owner, model, default_cam_layer(model, owner) if layer_name is None else layer_name)
     images = _checks.as_images(owner, images, channels=model.inputs[0].shape[-1])
     source, to_scores = _score_source(model)
     gradients_model = keras.Model(_checks.model_input(model), [layer.output, source])

@@ -85,7 +85,7 @@ def style_transfer(content, style, feature_model, content_layers, style_layers, 
         raise ValueError(f"{owner}: name at least one content layer and one style layer; layers of "
                          f"'{feature_model.name}' with 4-D outputs: {', '.join(usable)}")
     for name in content_layers + style_layers:
-        _checks.get_layer(owner, feature_model, name, usable)
+        _checks.spatial_layer(owner, feature_model, name)
     weights = {
         "content": check_non_negative(owner, "content_weight", content_weight),
         "style": check_non_negative(owner, "style_weight", style_weight),

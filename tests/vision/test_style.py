@@ -59,3 +59,15 @@ def test_skimage_images_are_resized_to_the_shorter_side_in_the_unit_interval(nam
     assert min(image.shape[:2]) == 30 and image.shape[2] == channels and 0 <= image.min() and image.max() <= 1
     with pytest.raises(ValueError, match="astronaut, chelsea, coffee, brick"):
         skimage_image("lena", 30)
+
+
+def test_style_transfer_refuses_a_model_without_a_convolutional_layer_and_flat_layers():
+    image = np.full((8, 8, 3), 0.5, "float32")
+    dense = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(name="flat"), keras.layers.Dense(2, name="d")],
+                             name="mlp")
+    with pytest.raises(ValueError, match="no convolutional layer"):
+        vision.style_transfer(image, image, dense, ["d"], ["d"])
+    mixed = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3, name="conv"),
+                              keras.layers.GlobalAveragePooling2D(name="gap")], name="mixed")
+    with pytest.raises(ValueError, match="'gap' .* no 4-D output; layers with one: conv"):
+        vision.style_transfer(image, image, mixed, ["conv"], ["gap"])
