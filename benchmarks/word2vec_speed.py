@@ -16,6 +16,7 @@ second with a WordSim-353 rho >= gensim's - 0.02.
 
     python benchmarks/word2vec_speed.py                    # skipgram and cbow, 3 repeats
     python benchmarks/word2vec_speed.py --mode skipgram --repeats 1 --markdown
+    python benchmarks/word2vec_speed.py --mode skipgram --shared-negatives   # one set of negatives per centre
 """
 
 import argparse
@@ -67,6 +68,7 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-words", type=int, default=recipe.Config.batch_size)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--shared-negatives", action="store_true", help="deepkit's skip-gram: negatives per centre")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
 
@@ -74,7 +76,8 @@ def main(argv=None):
     rows = []
     for mode in args.mode or ["skipgram", "cbow"]:
         config = dataclasses.replace(recipe.Config(), data=args.data, mode=mode, epochs=args.epochs,
-                                     workers=args.workers, batch_size=args.batch_words)
+                                     workers=args.workers, batch_size=args.batch_words,
+                                     shared_negatives=args.shared_negatives)
         corpus = recipe.sentences(config)
         runs = []
         for repeat in range(args.repeats):

@@ -63,6 +63,7 @@ class Config(recipe.RecipeConfig):
     min_count: int = 5  # words rarer than this are dropped
     alpha: float = 0.025  # initial SGD learning rate, decaying linearly to min_alpha
     min_alpha: float = 1e-4  # final learning rate
+    shared_negatives: bool = False  # skip-gram: one set of negatives per centre instead of per pair (faster, worse)
     epochs: int = 5  # passes over the corpus (gensim's default)
     batch_size: int = 256  # corpus words whose examples make one batch (larger batches overshoot frequent words)
     steps_per_execution: int = 16  # batches per call of the compiled train step
@@ -252,7 +253,7 @@ def build_model(config, corpus):
     model = Word2Vec(
         mode=config.mode, vector_size=config.vector_size, window=config.window, negative=config.negative,
         ns_exponent=config.ns_exponent, sample=config.sample, min_count=config.min_count, alpha=config.alpha,
-        min_alpha=config.min_alpha, seed=config.seed,
+        min_alpha=config.min_alpha, shared_negatives=config.shared_negatives, seed=config.seed,
     )
     model.build_vocabulary(corpus)
     return model

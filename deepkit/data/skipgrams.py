@@ -140,17 +140,17 @@ def _batch_starts(batch_of_examples, steps):
     return tf.concat([[0], tf.cumsum(sizes)], 0)
 
 
-def examples_from_windows(positions, centres, contexts, mode, batch_words, steps):
+def examples_from_windows(positions, centres, contexts, layout, batch_words, steps):
     """The epoch's examples ``(inputs, targets)`` and where each batch starts.
 
-    ``"skipgram"``: one example per (context, centre) pair, ``inputs`` of shape
-    (pairs, 1); ``"cbow"``: one per centre with at least one context word, ``inputs``
+    ``"pairs"``: one example per (context, centre) pair, ``inputs`` of shape
+    (pairs, 1); ``"windows"``: one per centre with at least one context word, ``inputs``
     of shape (centres, 2·window) padded with :data:`PAD`. ``targets`` are the centre
     ids (gensim trains the context word's input vector to predict the centre). Batch
     ``b`` holds the examples whose centre lies in tokens ``[b, b + 1) · batch_words``.
     """
     valid = contexts != PAD
-    if mode == "skipgram":
+    if layout == "pairs":
         inputs = tf.reshape(tf.boolean_mask(contexts, valid), [-1, 1])
         repeated = tf.broadcast_to(tf.stack([centres, positions], 1)[:, None, :], tf.concat([tf.shape(contexts), [2]], 0))
         targets_and_positions = tf.boolean_mask(repeated, valid)
@@ -167,7 +167,7 @@ def steps_per_epoch(tokens, batch_words):
     return max(1, -(-int(tokens) // int(batch_words)))
 
 
-def word2vec_dataset(corpus, keep_probability, mode, window, batch_words, seed=None):
+def word2vec_dataset(corpus, keep_probability, layout, window, batch_words, seed=None):
     """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches for one epoch per iteration.
 
     Each iteration (each epoch of ``fit``) draws new subsampling and windows in the graph
@@ -178,7 +178,7 @@ def word2vec_dataset(corpus, keep_probability, mode, window, batch_words, seed=N
     Args:
         corpus: An :class:`EncodedCorpus`.
         keep_probability: float32 (vocabulary,) from :func:`keep_probabilities`.
-        mode: ``"skipgram"`` or ``"cbow"`` (see :func:`examples_from_windows`).
+        layout: ``"pairs"`` or ``"windows"`` (see :func:`examples_from_windows`).
         window: The largest distance between a centre and a context word.
         batch_words: Corpus tokens whose examples make one batch.
         seed: Seed of the draws (``None``: a different run each time).
@@ -191,7 +191,7 @@ def word2vec_dataset(corpus, keep_probability, mode, window, batch_words, seed=N
     def epoch(epoch_seed):
         keep, spans = draw_epoch(epoch_seed, token_keep, window)
         positions, centres, contexts = windows_from_draws(ids, sentence_ids, keep, spans, window)
-        return examples_from_windows(positions, centres, contexts, mode, batch_words, steps)
+        return examples_from_windows(positions, centres, contexts, layout, batch_words, steps)
 
     def batches(inputs, targets, starts):
         def batch(b):

@@ -11,23 +11,26 @@ from keras import ops
 from deepkit.data import skipgrams
 from deepkit.models.tracked_model import TrackedModel
 from deepkit.registry import register
-from deepkit.validation import check_choice, check_float, check_int, check_positive
+from deepkit.validation import check_bool, check_choice, check_float, check_int, check_positive
 
 MODES = ("skipgram", "cbow")
 METRICS = ("cosine", "euclidean", "dot")
 
 
-def negative_sampling_loss(hidden, target_vectors, negative_vectors, negative_weights):
-    """Per-example loss of negative sampling (Mikolov et al. 2013, eq. 4).
+def negative_sampling_loss(hidden, slot_mask, target_vectors, negative_vectors, negative_weights):
+    """Per-example loss of negative sampling (Mikolov et al. 2013, eq. 4), over the slots
+    of an example that share its target and negatives.
 
-    ``loss = softplus(-h·u_o) + Σ_k w_k · softplus(h·u_k)``, i.e.
-    ``-log σ(h·u_o) - Σ_k w_k log σ(-h·u_k)``, for the input vector ``h`` (the context
-    word's vector in skip-gram, the mean of the context vectors in CBOW), the output
+    ``loss = Σ_s m_s · (softplus(-h_s·u_o) + Σ_k w_k · softplus(h_s·u_k))``, i.e.
+    ``-log σ(h_s·u_o) - Σ_k w_k log σ(-h_s·u_k)`` summed over the valid slots ``s``
+    (``m_s = 1``), for the input vectors ``h_s`` (the context words' vectors in
+    skip-gram, one slot holding the mean of the context vectors in CBOW), the output
     vector ``u_o`` of the target and ``u_k`` of the negatives; ``w_k`` is 0 for a
     negative that drew the target itself (gensim skips those), 1 otherwise.
 
     Args:
-        hidden: (batch, dim).
+        hidden: (batch, slots, dim).
+        slot_mask: (batch, slots), 1 for a slot that holds a word.
         target_vectors: (batch, dim).
         negative_vectors: (batch, negatives, dim).
         negative_weights: (batch, negatives).
@@ -35,9 +38,10 @@ def negative_sampling_loss(hidden, target_vectors, negative_vectors, negative_we
     Returns:
         (batch,) losses.
     """
-    positive = ops.sum(hidden * target_vectors, axis=-1)
-    negative = ops.einsum("bd,bkd->bk", hidden, negative_vectors)
-    return ops.softplus(-positive) + ops.sum(negative_weights * ops.softplus(negative), axis=-1)
+    positive = ops.sum(hidden * target_vectors[:, None, :], axis=-1)
+    negative = ops.einsum("bsd,bkd->bsk", hidden, negative_vectors)
+    per_slot = ops.softplus(-positive) + ops.sum(negative_weights[:, None, :] * ops.softplus(negative), axis=-1)
+    return ops.sum(ops.cast(slot_mask, per_slot.dtype) * per_slot, axis=-1)
 
 
 def context_mean(context_vectors, mask):
@@ -59,7 +63,12 @@ class Word2Vec(TrackedModel):
     Skip-gram trains each context word's input vector ``v`` to predict the centre word
     through its output vector ``u``; CBOW trains the mean of the window's input vectors
     to predict it. Both minimise :func:`negative_sampling_loss` with ``negative`` words
-    drawn (in the graph) from the unigram distribution raised to ``ns_exponent``; frequent
+    drawn (in the graph) from the unigram distribution raised to ``ns_exponent``: in
+    skip-gram one set per (context, centre) pair as in gensim (default), or one set per
+    centre shared by the pairs of its window (``shared_negatives=True``: each pair's
+    negatives still follow that distribution and a step updates far fewer output
+    vectors, about twice as fast, but the vectors come out worse for the same
+    epochs; see docs/performance.md); frequent
     words are subsampled with gensim's formula; each centre uses a reduced window drawn
     uniformly in ``[1, window]``. The defaults are gensim 4's.
 
@@ -67,7 +76,7 @@ class Word2Vec(TrackedModel):
     the vectors as gensim's per-example updates would), with the learning rate falling
     linearly from ``alpha`` to ``min_alpha`` over the words of the whole run
     (:meth:`linear_decay_sgd`, a Keras ``PolynomialDecay`` of power 1). The logged
-    ``loss`` is the mean per example. Keep batches to a few hundred corpus words: a
+    ``loss`` is the mean per (context, centre) pair (per centre in CBOW). Keep batches to a few hundred corpus words: a
     batch adds up all updates of a word at once, where gensim's sequential updates
     shrink as they go, so large batches overshoot the frequent words' vectors.
 
@@ -89,6 +98,8 @@ class Word2Vec(TrackedModel):
         min_count: Words rarer than this are dropped (default 5).
         alpha: Initial learning rate (default 0.025).
         min_alpha: Final learning rate (default 1e-4).
+        shared_negatives: Skip-gram: one set of negatives per pair (default False, as
+            gensim), or one per centre word, shared by its window's pairs (True).
         seed: Seed of the initial vectors and of the negatives.
 
     Example:
@@ -121,6 +132,7 @@ class Word2Vec(TrackedModel):
         min_count=5,
         alpha=0.025,
         min_alpha=1e-4,
+        shared_negatives=False,
         seed=None,
         **kwargs,
     ):
@@ -137,6 +149,7 @@ class Word2Vec(TrackedModel):
         self.min_count = check_int(owner, "min_count", min_count)
         self.alpha = check_positive(owner, "alpha", alpha)
         self.min_alpha = check_float(owner, "min_alpha", min_alpha, low=0.0)
+        self.shared_negatives = check_bool(owner, "shared_negatives", shared_negatives)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="negatives")
         self.vocabulary = self.counts = None
@@ -186,7 +199,8 @@ class Word2Vec(TrackedModel):
         corpus = skipgrams.encode(sentences, self.vocabulary)
         if not len(corpus.ids):
             raise ValueError("Word2Vec: expected sentences with words of the vocabulary. Received: none of them")
-        return skipgrams.word2vec_dataset(corpus, self.keep_probability, self.mode, self.window, batch_words, seed)
+        layout = "windows" if self.mode == "cbow" or self.shared_negatives else "pairs"
+        return skipgrams.word2vec_dataset(corpus, self.keep_probability, layout, self.window, batch_words, seed)
 
     def linear_decay_sgd(self, steps):
         """Plain SGD whose learning rate falls linearly from ``alpha`` to ``min_alpha`` in ``steps``."""
@@ -204,33 +218,40 @@ class Word2Vec(TrackedModel):
         return ops.take(self.input_vectors, ops.cast(ids, "int32"), axis=0)
 
     def example_losses(self, inputs, targets):
-        """Per-example losses of a batch: ``inputs`` (batch, contexts) of word ids padded
-        with -1, ``targets`` (batch,) the centre ids; negatives drawn from the unigram^0.75 table."""
+        """Per-example losses of a batch and its number of (context, centre) pairs.
+
+        ``inputs`` (batch, slots) are context word ids padded with -1: one slot per
+        example (a pair), or a centre's whole window (skip-gram with shared negatives,
+        and CBOW, which averages it into one slot); ``targets`` (batch,) are the centre
+        ids; the negatives are drawn here from the unigram^0.75 table."""
         inputs = tf.cast(inputs, tf.int32)
         targets = tf.reshape(tf.cast(targets, tf.int32), [-1])
         mask = inputs >= 0
-        context_vectors = tf.gather(self.input_vectors, tf.maximum(inputs, 0))
-        hidden = context_vectors[:, 0] if inputs.shape[1] == 1 else context_mean(context_vectors, mask)
+        hidden = tf.gather(self.input_vectors, tf.maximum(inputs, 0))
+        if self.mode == "cbow":
+            hidden, mask = context_mean(hidden, mask)[:, None, :], tf.reduce_any(mask, axis=1, keepdims=True)
         uniform = keras.random.uniform(tf.stack([tf.shape(targets)[0], self.negative]), seed=self.seed_generator)
         negatives = skipgrams.negatives_from_uniform(self.cdf, uniform)
         weights = tf.cast(negatives != targets[:, None], hidden.dtype)
-        return negative_sampling_loss(
-            hidden, tf.gather(self.output_vectors, targets), tf.gather(self.output_vectors, negatives), weights
+        losses = negative_sampling_loss(
+            hidden, mask, tf.gather(self.output_vectors, targets), tf.gather(self.output_vectors, negatives), weights
         )
+        return losses, tf.maximum(tf.reduce_sum(tf.cast(mask, losses.dtype)), 1.0)
 
     def train_step(self, data):
         inputs, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            losses = self.example_losses(inputs, targets)
+            losses, pairs = self.example_losses(inputs, targets)
             # A sum, not a mean: SGD then moves each vector as per-example updates would.
             # Replicas' gradients add up to the global batch's, so nothing is divided.
             scaled = self.optimizer.scale_loss(tf.reduce_sum(losses))
         self.update(tape, scaled, self.optimizer, self.trainable_variables)
-        return self.record({"loss": tf.reduce_mean(losses)})
+        return self.record({"loss": tf.reduce_sum(losses) / pairs})
 
     def test_step(self, data):
         inputs, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.record({"loss": tf.reduce_mean(self.example_losses(inputs, targets))})
+        losses, pairs = self.example_losses(inputs, targets)
+        return self.record({"loss": tf.reduce_sum(losses) / pairs})
 
     # === Queries ===
 
@@ -365,5 +386,6 @@ class Word2Vec(TrackedModel):
             "min_count": self.min_count,
             "alpha": self.alpha,
             "min_alpha": self.min_alpha,
+            "shared_negatives": self.shared_negatives,
             "seed": self.seed,
         }
