@@ -20,7 +20,7 @@ def skimage_image(name, shorter_side, grey=False):
 
     Raises:
         ValueError: for a name that is not one of :data:`PHOTOGRAPHS` or :data:`TEXTURES`.
-        ImportError: when scikit-image is not installed (``pip install deepkit[vision]``).
+        ImportError: when scikit-image is not installed (``pip install deepkit[data]``).
     """
     if name not in PHOTOGRAPHS + TEXTURES:
         raise ValueError(f"skimage_image: expected one of {', '.join(PHOTOGRAPHS + TEXTURES)}. Received: name={name!r}")
