@@ -283,11 +283,5 @@ class PeepholeLSTM(RecurrentLayer):
     def _fused_inner_loop(self, sequences, initial_state, mask, training):
         return fused.run_peephole_lstm(self, sequences, initial_state=initial_state, mask=mask, training=training)
 
-    def _fused_blocker(self):
-        # The fused kernel's hand-written backward pass has no normalization terms.
-        if self.cell.layer_norm:
-            return "layer_norm=True"
-        return super()._fused_blocker()
-
     peephole = cell_property("peephole")
     unit_forget_bias = cell_property("unit_forget_bias")

@@ -161,6 +161,9 @@ class RecurrentLayer(keras.layers.RNN):
         """What stops this layer's fused path beyond the generic conditions, or ``None``."""
         if type(self)._fused_inner_loop is RecurrentLayer._fused_inner_loop:
             return f"no fused kernel for {type(self).__name__}"
+        # The fused kernels' hand-written backward passes have no normalization terms.
+        if getattr(self.cell, "layer_norm", False):
+            return "layer_norm=True"
         return None
 
     def execution_path(self):

@@ -244,11 +244,5 @@ class RelevanceGRU(RecurrentLayer):
     def _fused_inner_loop(self, sequences, initial_state, mask, training):
         return fused.run_relevance_gru(self, sequences, initial_state=initial_state, mask=mask, training=training)
 
-    def _fused_blocker(self):
-        # The fused kernel's hand-written backward pass has no normalization terms.
-        if self.cell.layer_norm:
-            return "layer_norm=True"
-        return super()._fused_blocker()
-
     relevance_gate = cell_property("relevance_gate")
     reset_after = cell_property("reset_after")
