@@ -45,3 +45,34 @@ def test_docstring_examples(name, obj):
     for test in finder.find(obj, name, globs=globs):
         runner.run(test)
     assert runner.failures == 0, f"{name}: {runner.failures} docstring example(s) failed"
+
+
+EXAMPLES = README.parent / "examples"
+
+
+def test_autodiff_example_traces_the_notes_table():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("autodiff", EXAMPLES / "autodiff.py")
+    autodiff = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(autodiff)
+    primal, adjoint = autodiff.primal_and_adjoint_traces(2.0, 5.0)
+    values = {name: value for name, _, value in primal}
+    assert values["y"] == pytest.approx(11.652, abs=1e-3)
+    assert values["v_3"] == pytest.approx(-0.959, abs=1e-3)
+    adjoints = {name: value for name, _, value in adjoint}
+    assert adjoints["x̄_1"] == pytest.approx(5.5)
+    assert adjoints["x̄_2"] == pytest.approx(1.716, abs=1e-3)
+    assert autodiff.central_differences(2.0, 5.0) == pytest.approx(autodiff.EXACT, abs=1e-8)
+
+
+def test_autodiff_example_runs_and_every_method_agrees():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "autodiff.py")], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "keras.ops, tensorflow backend" in result.stdout
+    assert "All agree with dy/dx1 = 1/x1 + x2 = 5.5" in result.stdout
