@@ -1,6 +1,8 @@
 """Creative adversarial network (Elgammal et al. 2017): a GAN whose generator also seeks style ambiguity."""
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from deepkit.losses.adversarial import discriminator_loss, generator_loss, style_ambiguity_loss
@@ -16,7 +18,11 @@ class CAN(GAN):
     is pushed to fool the real/fake head while making the style head unsure.
 
     The discriminator returns ``[real_fake_logits (batch, 1), style_logits (batch, K)]``.
-    Data is ``(samples, style_labels)`` with integer labels in ``[0, K)``.
+    Data is ``(samples, style_labels)`` with integer labels in ``[0, K)``, of shape
+    ``(batch,)`` or ``(batch, 1)``. ``fit`` refuses others, naming the range: float or
+    one-hot labels with a ``ValueError`` before training; a label outside the range
+    with a ``ValueError`` before training for arrays, with an ``InvalidArgumentError``
+    at the batch that holds it for ``tf.data`` datasets and other inputs.
 
     - discriminator: ``d_loss = -[log D_r(x) + log(1 - D_r(G(z)))] + style_loss``,
       ``style_loss`` the cross-entropy of the style head on real samples;
@@ -67,12 +73,72 @@ class CAN(GAN):
                 f"(batch, {self.num_styles})]. Received: {describe_structure(outputs)}"
             )
 
+    # === Style labels ===
+
+    def _refuse_labels(self, received):
+        raise ValueError(
+            f"CAN: style labels must be integer class indices in [0, {self.num_styles}), of shape (batch,) or "
+            f"(batch, 1) (not one-hot). Received: {received}"
+        )
+
+    def check_style_label_spec(self, dtype, shape):
+        """ValueError unless labels of ``dtype`` and ``shape`` (batch first) can be style indices."""
+        dtype = tf.as_dtype(dtype)
+        shape = tuple(shape)
+        if not dtype.is_integer:
+            self._refuse_labels(f"{dtype.name} labels of shape {shape}")
+        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] not in (1, None)):
+            one_hot = " (one-hot? pass their argmax)" if len(shape) == 2 and shape[1] == self.num_styles else ""
+            self._refuse_labels(f"labels of shape {shape}{one_hot}")
+
+    def check_style_labels(self, labels):
+        """ValueError unless the array ``labels`` holds style indices in ``[0, K)``."""
+        labels = np.asarray(labels)
+        self.check_style_label_spec(labels.dtype, labels.shape)
+        if labels.size and (labels.min() < 0 or labels.max() >= self.num_styles):
+            bad = labels[(labels < 0) | (labels >= self.num_styles)].reshape(-1)
+            self._refuse_labels(f"{bad.size} label(s) out of range, the first {int(bad[0])} (labels span "
+                                f"[{int(labels.min())}, {int(labels.max())}])")
+
+    def _checked_dataset(self, dataset):
+        """``dataset`` with its labels' spec checked now and their range in the input pipeline,
+        where the check runs whether or not the train step is compiled with XLA."""
+        spec = dataset.element_spec
+        if not isinstance(spec, tuple) or len(spec) < 2:
+            raise ValueError(
+                f"CAN: training data must be (samples, style_labels). Received: a dataset of {spec}"
+            )
+        if len(spec) > 2:
+            reject_sample_weight("CAN", spec[2])
+        self.check_style_label_spec(spec[1].dtype, spec[1].shape)
+        return dataset.map(lambda x, labels, *rest: (x, self.range_checked(labels), *rest))
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit``, with the style labels checked first (see the class docstring)."""
+        if isinstance(x, tf.data.Dataset):
+            x = self._checked_dataset(x)
+        elif y is not None and not isinstance(y, (dict, keras.utils.PyDataset)):
+            self.check_style_labels(y)
+        return super().fit(x, y, *args, **kwargs)
+
     def split_batch(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         reject_sample_weight("CAN", sample_weight)
         if y is None:
             raise ValueError("CAN: training data must be (samples, style_labels). Received: samples only")
-        return x, y
+        self.check_style_label_spec(y.dtype, y.shape)  # once, when the step is traced
+        return x, self.range_checked(y)
+
+    def range_checked(self, labels):
+        """``labels`` after a run-time check of their range (a no-op under XLA, which
+        drops such checks; ``fit`` checks arrays and datasets before they get here)."""
+        message = f"CAN: style labels must be integer class indices in [0, {self.num_styles}). Received a label outside it"
+        checks = [
+            tf.debugging.assert_non_negative(labels, message=message),
+            tf.debugging.assert_less(labels, tf.cast(self.num_styles, labels.dtype), message=message),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(labels)
 
     def discriminator_losses(self, real, labels, training):
         fake = self.generator(self.sample_latent(ops.shape(real)[0]), training=training)
