@@ -25,12 +25,16 @@ Layout of a run's ``workdir``::
       config.json      the config of the run; re-running the workdir needs the same one
       backup/          BackupAndRestore state: re-running the same command resumes
       history.json     per-epoch logs of every epoch trained so far, across resumes
-      checkpoints/     last.keras, written at the end of every epoch
+      checkpoints/     last.keras, written at the end of every epoch; best.weights.h5 and
+                       best.json, the best epoch so far by the validation metric
+                       (deepkit.best_epoch), whose weights the run evaluates and exports
       tensorboard/     TensorBoard logs
       *.png            the recipe's plots (training.png: the training curves)
-      metrics.json     the evaluation metrics, the dataset, and where everything went
+      metrics.json     the evaluation metrics, the dataset, the kept epoch, the command and
+                       wall time (deepkit.run_record), and where everything went
       model.keras      the trained model
-    <export_dir>/<name>/<version>/   the SavedModel (TensorFlow Serving layout)
+    <export_dir>/<name>/<version>/   the SavedModel (TensorFlow Serving layout); a run whose
+                                     model the newest version already serves adds none
 
 A recipe that trains several models gives each its own ``run.fit(..., subdir=...)``.
 """
@@ -47,7 +51,8 @@ import time
 import keras
 
 from deepkit import data
-from deepkit.export import export_version
+from deepkit import best_epoch, run_record
+from deepkit.export import export_unless_unchanged, export_version  # noqa: F401
 from deepkit.recipe_contract import RecipeConfig, check_recipe, load_recipe, recipe_names  # noqa: F401
 
 # Fields that may change between runs of one workdir: they do not change what is trained.
@@ -220,6 +225,7 @@ class TrainingRecord:
 
     history: dict
     epochs_this_run: int
+    exported: dict = None  # the epoch whose weights the model holds: deepkit.best_epoch.restore_best
 
     @property
     def epochs(self):
@@ -234,18 +240,26 @@ class Run:
         self.started = time.perf_counter()
         self.tensorboard_dirs = []  # one per model fitted, in the order of the fit calls
 
-    def fit(self, model, train, validation=None, callbacks=(), subdir=None):
+    def fit(self, model, train, validation=None, callbacks=(), subdir=None, monitor=None, mode=None):
         """``model.fit`` for ``config.epochs`` with the shared callbacks; a progress bar on a
-        terminal, one line per epoch otherwise. Returns a :class:`TrainingRecord`."""
+        terminal, one line per epoch otherwise. With ``validation``, the model then holds
+        the weights of its best epoch so far by ``monitor`` (``mode`` ``"min"``/``"max"``;
+        default: the config's ``monitor``/``monitor_mode`` fields, else ``val_loss``, see
+        :func:`deepkit.best_epoch.selection`), across resumes; without, its last epoch's.
+        Returns a :class:`TrainingRecord`."""
         workdir = os.path.join(self.workdir, subdir) if subdir else self.workdir
         log = os.path.join(workdir, "history.json")
         if os.path.join(workdir, "tensorboard") not in self.tensorboard_dirs:
             self.tensorboard_dirs.append(os.path.join(workdir, "tensorboard"))
+        best = None
+        if validation is not None or monitor is not None:
+            best = best_epoch.BestEpoch(os.path.join(workdir, "checkpoints"),
+                                        *best_epoch.selection(self.config, monitor, mode))
         result = model.fit(
             train,
             validation_data=validation,
             epochs=self.config.epochs,
-            callbacks=training_callbacks(workdir) + list(callbacks),
+            callbacks=training_callbacks(workdir) + ([best] if best else []) + list(callbacks),
             shuffle=False,  # the tf.data pipelines shuffle, seeded
             verbose=1 if sys.stdout.isatty() else 2,
         )
@@ -254,23 +268,29 @@ class Run:
         for epoch in sorted(epochs):
             for key, value in epochs[epoch].items():
                 history.setdefault(key, []).append(value)
-        return TrainingRecord(history, len(result.epoch))
+        last = max((len(values) for values in history.values()), default=0)
+        exported = best_epoch.restore_best(model, best, last) if best else {"epoch": last, "of": last}
+        return TrainingRecord(history, len(result.epoch), exported)
 
-    def finish(self, model, metrics, training=None, plots_title=None):
-        """Saves ``model.keras``, exports the next SavedModel version, draws
-        ``training.png``, writes ``metrics.json``, prints the summary; returns ``metrics``
-        as floats."""
+    def finish(self, model, metrics, training=None, plots_title=None, plots_units=None):
+        """Saves ``model.keras``, exports the next SavedModel version (none when the newest
+        already serves the same weights: :func:`deepkit.export.export_unless_unchanged`),
+        draws ``training.png`` (``plots_units``: ``{metric: y-axis label}``), writes
+        ``metrics.json`` (with the kept epoch and :func:`deepkit.run_record.run_section`),
+        prints the summary; returns ``metrics`` as floats."""
         from deepkit import plots
 
         metrics = {key: float(value) for key, value in metrics.items()}
         if training is not None and training.history:
             plots.training_curves(training.history, os.path.join(self.workdir, "training.png"),
-                                  plots_title or f"{self.name}: training")
+                                  plots_title or f"{self.name}: training", plots_units, training.exported)
         model_path = os.path.join(self.workdir, "model.keras")
         partial = os.path.join(self.workdir, ".model.partial.keras")
         model.save(partial)
         os.replace(partial, model_path)  # a crash while saving never leaves a broken model.keras
-        saved_model = export_version(model, self.config.export_dir, self.name)
+        # The newest version already serving these weights: not again.
+        saved_model, exported_now = export_unless_unchanged(
+            model, self.config.export_dir, self.name, run_record.model_fingerprint(model, self.name, self.config))
         wall_time = time.perf_counter() - self.started
         record = {
             "recipe": self.name,
@@ -280,9 +300,12 @@ class Run:
                 "epochs": training.epochs if training else 0,
                 "epochs_this_run": training.epochs_this_run if training else 0,
             },
+            "exported_epoch": training.exported if training else None,
             "wall_time_s": round(wall_time, 1),
+            "run": run_record.run_section(self.name, self.config, self.workdir, wall_time),
             "model": model_path,
             "saved_model": saved_model,
+            "saved_model_is_new": exported_now,
             "plots": sorted(os.path.join(self.workdir, f) for f in os.listdir(self.workdir) if f.endswith(".png")),
             "config": _jsonable(self.config),
         }
@@ -325,10 +348,12 @@ def print_summary(record, metrics_path, tensorboard):
     print(f"data:        {dataset['name']}, {'offline' if dataset['offline'] else 'online'}: {source}")
     epochs = training["epochs"]
     print(f"trained:     {epochs} epoch{'' if epochs == 1 else 's'} ({training['epochs_this_run']} in this run)")
+    if record.get("exported_epoch"):
+        print(f"kept:        {run_record.describe_epoch(record['exported_epoch'])}")
     for key, value in record["metrics"].items():
         print(f"metric:      {key} = {value:.4g}")
     print(f"model:       {record['model']}")
-    print(f"SavedModel:  {record['saved_model']}")
+    print(f"SavedModel:  {run_record.describe_export(record)}")
     plots = record["plots"]
     if len(plots) <= 6:
         for path in plots:

@@ -10,11 +10,19 @@ training statistics, and the model is judged against the persistence baseline
 training years, and a network that has to output the level itself falls behind
 persistence there. On a stationary series such as sunspots the plain network does better.
 
-Writes forecast.png (the series, the test forecasts and persistence). metrics.json:
-`mae`, `rmse`, `persistence_mae`, `persistence_rmse` and `mae_vs_persistence` (below 1:
-better than persistence). The SavedModel's serve takes the last `window` values,
-(batch, window, 1), and returns the next one, (batch, 1), both in the series' own
-units: the standardisation is inside.
+The last `validation_percent` of the training steps validate: the exported model is
+that of the epoch with the lowest validation loss (`monitor`), so the test part is
+only read to report the scores.
+
+Writes forecast.png (the series, the test forecasts and persistence, in the series'
+units against the year). metrics.json: `mae`, `rmse`, `persistence_mae`,
+`persistence_rmse` and `mae_vs_persistence` (below 1: better than persistence), of
+the exported model.
+
+The SavedModel's `serving_default` (= `serve`) takes `history`, float32
+(batch, window, 1): the last `window` values, oldest first, and returns `next_value`,
+float32 (batch, 1): the forecast of the value that follows. Both are in the series'
+own units (sunspot number, ppm of CO2); the standardisation is inside.
 """
 
 import dataclasses
@@ -25,11 +33,17 @@ from typing import ClassVar
 import keras
 import numpy as np
 
-from deepkit import data, plots, recipe
+from deepkit import best_epoch, data, plots, recipe
 from deepkit.layers import PeepholeLSTM
 
 NAME = "forecast"
 TASK = "time-series forecasting"
+
+# The plots' y label and time axis of the offline series: (unit, first year, years per step).
+SERIES = {
+    "sunspots": ("yearly mean sunspot number", 1700.0, 1.0),
+    "co2": ("CO2 at Mauna Loa (ppm)", 1958.24, 7 / 365.25),  # weekly from 1958-03-29
+}
 
 
 @dataclasses.dataclass
@@ -40,9 +54,17 @@ class Config(recipe.RecipeConfig):
     window: int = 24  # steps of history the model reads
     units: int = 32  # PeepholeLSTM units
     residual: bool = False  # predict the change from the last value (x̂_{t+1} = x_t + Δ) instead of the value
+    validation_percent: int = 15  # last % of the training steps held out to pick the exported epoch
+    monitor: str = "val_loss"  # validation metric that picks the exported epoch: val_loss or val_mae
+    monitor_mode: str = "min"  # min or max: which end of the monitor is best
     epochs: int = 60  # training epochs
     batch_size: int = 32  # windows per batch
     learning_rate: float = 3e-3  # Adam step size
+
+    def __post_init__(self):
+        if not 0 < self.validation_percent < 100:
+            raise ValueError(f"validation_percent must lie in (0, 100), received {self.validation_percent}")
+        best_epoch.selection(self)  # a bad monitor_mode is refused before anything runs
 
 
 def smoke():
@@ -69,19 +91,26 @@ def train_and_evaluate(config, workdir):
     mean, std = float(train_values.mean()), float(train_values.std())
     scale = lambda v: (v - mean) / std  # noqa: E731
 
-    # Test windows start in the training tail so that every test step gets a forecast.
+    # Validation and test windows start in the part before them, so that each of their
+    # steps gets a forecast; the training windows end before the validation steps.
+    cut = len(train_values) - max(1, round(len(train_values) * config.validation_percent / 100))
+    if cut <= config.window:
+        raise ValueError(f"{config.data}: {cut} training steps before validation leave no window of {config.window}; "
+                         "lower window or validation_percent")
     context = np.concatenate([train_values[-config.window :], test_values])
-    train = data.batched(data.windows(scale(train_values), config.window), config.batch_size, shuffle_seed=config.seed)
+    fit_part = data.windows(scale(train_values[:cut]), config.window)
+    train = data.batched(fit_part, config.batch_size, shuffle_seed=config.seed)
+    validation = data.batched(data.windows(scale(train_values[cut - config.window :]), config.window), 256)
     test = data.batched(data.windows(scale(context), config.window), 256)
 
     model = build_model(config)
-    history = run.fit(model, train, validation=test)
+    history = run.fit(model, train, validation=validation)
 
     # The served model takes and returns the series' own units: the standardisation
     # with the training statistics is part of it.
     history_values = keras.Input((config.window, 1), name="history")
     standardised = keras.layers.Rescaling(1 / std, offset=-mean / std)(history_values)
-    forecast = keras.layers.Rescaling(std, offset=mean)(model(standardised))
+    forecast = keras.layers.Rescaling(std, offset=mean, name="next_value")(model(standardised))
     serving_model = keras.Model(history_values, forecast, name="forecast")
 
     predictions = model.predict(test, verbose=0)[:, 0] * std + mean
@@ -95,12 +124,16 @@ def train_and_evaluate(config, workdir):
     }
     metrics["mae_vs_persistence"] = metrics["mae"] / metrics["persistence_mae"]
 
+    unit, first_year, years_per_step = SERIES.get(config.data, ("value", None, None))
+    time = None if first_year is None else first_year + years_per_step * np.arange(len(train_values) + len(actual))
     plots.forecasts(
         os.path.join(workdir, "forecast.png"),
         f"{config.data}: one-step forecasts (test MAE {metrics['mae']:.3g}, persistence {metrics['persistence_mae']:.3g})",
-        train_values, actual, {"PeepholeLSTM": predictions, "persistence (x_t)": persistence},
+        train_values, actual, {"PeepholeLSTM (exported epoch)": predictions, "persistence (x̂_{t+1} = x_t)": persistence},
+        ylabel=unit, time=time,
     )
-    return run.finish(serving_model, metrics, history)
+    units = {"loss": "MSE (standardised values²)", "mae": "MAE (standardised values)"}
+    return run.finish(serving_model, metrics, history, plots_units=units)
 
 
 def main(argv=None):

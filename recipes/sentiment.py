@@ -8,13 +8,17 @@ the recurrent model adds by reading the words in order.
 
 The last `validation_percent` of the training split is held out as validation:
 both models keep the weights of their epoch with the best validation accuracy
-(the bag of words also stops once it stalls), so the test split is only read to
-report the scores.
+(`monitor`; the bag of words also stops once it stalls), so the test split is only
+read to report the scores.
 
 Writes test_scores.png (P(positive) of every test text, by its true label).
 metrics.json: `test_accuracy`, `test_loss`, `validation_accuracy`,
-`bag_of_words_accuracy` and `majority_class_accuracy`. The SavedModel contains the
-vectorizer: serve takes raw strings, (batch,), and returns P(positive), (batch, 1).
+`bag_of_words_accuracy` and `majority_class_accuracy`, of the exported model.
+
+The SavedModel contains the vectorizer. Its `serving_default` (= `serve`) takes
+`text`, string (batch,): raw sentences, lower-cased and stripped of punctuation
+inside, and returns `p_positive`, float32 (batch, 1): the probability that each is
+positive. Words outside the training vocabulary count as one unknown word.
 
 Offline default: "rotten_tomatoes", the 12,749 distinct Rotten Tomatoes snippets
 (fresh = positive, rotten = negative) that Pang & Lee's sentence polarity data was
@@ -36,7 +40,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from deepkit import data, plots, recipe
+from deepkit import best_epoch, data, plots, recipe
 from deepkit.layers import BRNN, RelevanceGRU
 
 NAME = "sentiment"
@@ -57,6 +61,8 @@ class Config(recipe.RecipeConfig):
     units: int = 32  # RelevanceGRU units per direction
     dropout: float = 0.3  # dropout on the GRU inputs
     epochs: int = 4  # training epochs of the recurrent model (the best on validation is kept)
+    monitor: str = "val_accuracy"  # validation metric that picks the exported epoch
+    monitor_mode: str = "max"  # min or max: which end of the monitor is best
     baseline_epochs: int = 20  # most epochs of the bag of words (it stops 3 after its best)
     batch_size: int = 32  # texts per batch
     learning_rate: float = 1e-3  # Adam step size (both models)
@@ -66,6 +72,7 @@ class Config(recipe.RecipeConfig):
             raise ValueError(f"validation_percent must lie in (0, 100), received {self.validation_percent}")
         if self.max_texts < 0:
             raise ValueError(f"max_texts must be >= 0 (0: all texts), received {self.max_texts}")
+        best_epoch.selection(self)  # a bad monitor_mode is refused before anything runs
 
 
 def smoke():
@@ -79,20 +86,6 @@ def texts_and_labels(config, split):
     count = config.max_texts or len(arrays["label"])
     texts = np.array([text.decode("utf-8", "replace") for text in arrays["text"][:count]], dtype=object)
     return texts, arrays["label"][:count].astype("float32")
-
-
-def best_epoch_checkpoint(config, workdir):
-    """Keeps the classifier's weights of its best epoch on validation accuracy in
-    ``checkpoints/best.weights.h5``; a resumed run only replaces them with a better epoch."""
-    path = os.path.join(workdir, "checkpoints", "best.weights.h5")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    earlier = recipe.EpochLog(os.path.join(workdir, "history.json")).read()
-    best = max((logs["val_accuracy"] for logs in earlier.values() if "val_accuracy" in logs), default=None)
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        path, monitor="val_accuracy", mode="max", save_best_only=True, save_weights_only=True,
-        initial_value_threshold=best,
-    )
-    return checkpoint, path
 
 
 def build_classifier(config, vocabulary_size):
@@ -135,9 +128,7 @@ def train_and_evaluate(config, workdir):
     test = data.batched(encode(test_texts, test_labels), 256)
 
     classifier = build_classifier(config, vectorizer.vocabulary_size())
-    checkpoint, best_weights = best_epoch_checkpoint(config, workdir)
-    history = run.fit(classifier, train, validation=validation, callbacks=[checkpoint])
-    classifier.load_weights(best_weights)
+    history = run.fit(classifier, train, validation=validation)  # then holds its best epoch's weights
     _, validation_accuracy = classifier.evaluate(validation, verbose=0)
     loss, accuracy = classifier.evaluate(test, verbose=0)
     majority = max(test_labels.mean(), 1 - test_labels.mean())
@@ -151,7 +142,8 @@ def train_and_evaluate(config, workdir):
 
     # The served model takes raw strings: vectorizer + classifier in one graph.
     raw_text = keras.Input((), dtype="string", name="text")
-    serving_model = keras.Model(raw_text, classifier(vectorizer(raw_text)), name="sentiment")
+    p_positive = keras.layers.Identity(name="p_positive")(classifier(vectorizer(raw_text)))
+    serving_model = keras.Model(raw_text, p_positive, name="sentiment")
 
     examples = ["a wonderful , moving film", "dull , tedious and far too long"]
     scores = serving_model.predict(tf.constant(examples), verbose=0)[:, 0]
@@ -162,7 +154,7 @@ def train_and_evaluate(config, workdir):
         os.path.join(workdir, "test_scores.png"),
         f"{config.data}: P(positive) of the test texts (accuracy {accuracy:.0%}, bag of words {baseline_accuracy:.0%})",
         {"negative texts": test_scores[test_labels == 0], "positive texts": test_scores[test_labels == 1]},
-        "P(positive)",
+        "P(positive) given by the exported model", ylabel="test texts", threshold=0.5,
     )
     metrics = {
         "test_accuracy": accuracy,
@@ -171,9 +163,9 @@ def train_and_evaluate(config, workdir):
         "bag_of_words_accuracy": baseline_accuracy,
         "majority_class_accuracy": majority,
     }
-    best_epoch = 1 + int(np.argmax(history.history["val_accuracy"]))
-    title = f"sentiment on {config.data}: validation = last {config.validation_percent}% of train; epoch {best_epoch} kept"
-    return run.finish(serving_model, metrics, history, plots_title=title)
+    title = f"sentiment on {config.data}: validation = last {config.validation_percent}% of train"
+    units = {"loss": "binary cross-entropy (nats per text)"}
+    return run.finish(serving_model, metrics, history, plots_title=title, plots_units=units)
 
 
 def main(argv=None):

@@ -5,11 +5,26 @@ window shifted by one character. Generation feeds the model its own samples,
 drawn from softmax(logits / temperature) at each of `temperatures`: low
 temperatures repeat the likeliest phrases, high ones invent words.
 
-Writes samples.txt (the generated text per temperature, also printed) and
-vocabulary.txt (the characters, one per line in id order, a newline written as \\n). metrics.json: `test_loss`,
-`test_bits_per_char`, `test_accuracy` and `uniform_bits_per_char` (guessing among the
-vocabulary). The SavedModel's serve maps character ids, (batch, time), to
-next-character logits at every step, (batch, time, vocabulary).
+Writes samples.txt (the generated text per temperature, also printed, made by the
+same graph as the `generate` endpoint) and vocabulary.txt (the characters, one per
+line in id order, a newline written as \\n). metrics.json: `test_loss` (nats per
+character), `test_bits_per_char`, `test_accuracy` and `uniform_bits_per_char`
+(guessing among the vocabulary), of the exported epoch (lowest validation loss).
+
+The SavedModel serves two endpoints:
+
+- `serving_default` (= `serve`): `char_ids`, int64 (batch, time), the ids of
+  vocabulary.txt (line n is id n) -> `next_char_logits`, float32 (batch, time,
+  vocabulary): the logits of the next character after each step.
+- `generate`: `prompt`, string (); `num_chars`, int32 () >= 0; `temperature`,
+  float32 () > 0; `seed`, int64 () -> `text`, string (): the prompt followed by
+  `num_chars` characters drawn from softmax(logits / temperature), and `generated`,
+  string (): those characters alone. The sampling is stateless: the same four inputs
+  give the same text. A prompt character outside the vocabulary is read as the
+  unknown token `[UNK]` (id 1), which the model never saw in training, so it
+  conditions the continuation on nothing in particular; an empty prompt reads one
+  `[UNK]`. The generated characters never include padding or `[UNK]`. A negative
+  `num_chars` or a temperature <= 0 fails with InvalidArgumentError.
 
 Offline default: gensim's Lee corpus of Australian news ("lee_background",
 about 360k characters).
@@ -24,7 +39,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from deepkit import data, recipe
+from deepkit import best_epoch, data, recipe
+from deepkit.export import WithEndpoints
 from deepkit.layers import PeepholeLSTM
 
 NAME = "textgen"
@@ -46,10 +62,13 @@ class Config(recipe.RecipeConfig):
     temperatures: tuple = (0.2, 0.5, 1.0)  # sampling temperatures of the generated samples
     sample_length: int = 300  # characters generated per temperature
     prompt: str = "The government said "  # text the samples start from
+    monitor: str = "val_loss"  # validation metric that picks the exported epoch
+    monitor_mode: str = "min"  # min or max: which end of the monitor is best
 
     def __post_init__(self):
         if not self.temperatures or min(self.temperatures) <= 0:
             raise ValueError(f"temperatures must be one or more positive numbers, received {self.temperatures!r}")
+        best_epoch.selection(self)  # a bad monitor_mode is refused before anything runs
 
 
 def smoke():
@@ -62,44 +81,88 @@ def corpus(name, split):
     return "\n".join(text.decode("utf-8") for text in data.split_arrays(name, split)["text"])
 
 
-def build_model(config, vocabulary_size, sampling_batch=None):
-    """Embedding -> PeepholeLSTM -> Dense logits at every step. With ``sampling_batch`` the
-    same network is stateful, for generating one character at a time."""
-    stateful = sampling_batch is not None
-    ids = keras.Input(batch_shape=(sampling_batch, None), dtype="int64", name="char_ids")
-    embedded = keras.layers.Embedding(vocabulary_size, config.embedding_dim)(ids)
-    hidden = PeepholeLSTM(config.units, return_sequences=True, stateful=stateful)(embedded)
+def build_model(config, vocabulary_size):
+    """Embedding -> PeepholeLSTM -> Dense logits at every step."""
+    ids = keras.Input((None,), dtype="int64", name="char_ids")
+    embedded = keras.layers.Embedding(vocabulary_size, config.embedding_dim, name="char_embedding")(ids)
+    hidden = PeepholeLSTM(config.units, return_sequences=True, name="lstm")(embedded)
     logits = keras.layers.Dense(vocabulary_size, name="next_char_logits")(hidden)
-    model = keras.Model(ids, logits, name="char_sampler" if stateful else "char_model")
-    if not stateful:
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
+    model = keras.Model(ids, logits, name="char_model")
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     return model
 
 
-def generate(model, config, vocabulary):
-    """One sample per temperature, all in one batch: the stateful copy of ``model`` reads the
-    prompt once, then each drawn character, carrying its LSTM state from step to step."""
-    sampler = build_model(config, len(vocabulary), sampling_batch=len(config.temperatures))
-    sampler.set_weights(model.get_weights())
-    index = {char: i for i, char in enumerate(vocabulary)}
-    prompt = [index.get(char, 1) for char in config.prompt] or [1]
-    temperatures = np.array(config.temperatures, "float64")[:, None]
-    rng = np.random.default_rng(config.seed)
-    step_input, drawn = np.array([prompt] * len(temperatures)), []
-    for _ in range(config.sample_length):
-        logits = np.asarray(sampler(step_input, training=False))[:, -1].astype("float64")
-        logits[:, :2] = -np.inf  # never emit padding or the out-of-vocabulary token
-        weights = np.exp((logits - logits.max(1, keepdims=True)) / temperatures)
-        choice = [rng.choice(len(row), p=row / row.sum()) for row in weights]
-        drawn.append(choice)
-        step_input = np.array(choice)[:, None]
+def build_stepper(model):
+    """``[char_ids (batch, time), h, c] -> [logits after the last step, h, c]``: the trained
+    layers of ``model`` (its LSTM's weights copied into one that returns its state), so
+    that generation reads the prompt once and then one character per step."""
+    lstm = model.get_layer("lstm")
+    stepping = PeepholeLSTM.from_config(
+        {**lstm.get_config(), "return_sequences": False, "return_state": True, "name": "lstm_stepper"}
+    )
+    ids = keras.Input((None,), dtype="int64", name="char_ids")
+    h = keras.Input((lstm.units,), name="h")
+    c = keras.Input((lstm.units,), name="c")
+    hidden, h_out, c_out = stepping(model.get_layer("char_embedding")(ids), initial_state=[h, c])
+    logits = model.get_layer("next_char_logits")(hidden)
+    stepper = keras.Model([ids, h, c], [logits, h_out, c_out], name="char_stepper")
+    stepping.set_weights(lstm.get_weights())
+    return stepper
+
+
+GENERATE_SIGNATURE = [
+    tf.TensorSpec((), tf.string, name="prompt"),
+    tf.TensorSpec((), tf.int32, name="num_chars"),
+    tf.TensorSpec((), tf.float32, name="temperature"),
+    tf.TensorSpec((), tf.int64, name="seed"),
+]
+
+
+def build_generator(model, vocabulary):
+    """The ``generate`` endpoint as a ``tf.function`` of :data:`GENERATE_SIGNATURE`, and the
+    layers it uses (to track in the SavedModel). See the module docstring for its contract."""
+    stepper = build_stepper(model)
+    # Ids as the vectorizer gives them: 0 padding (""), 1 unknown ("[UNK]"), then the characters.
+    lookup = keras.layers.StringLookup(vocabulary=list(vocabulary[2:]), mask_token="", oov_token="[UNK]",
+                                       num_oov_indices=1, output_mode="int", name="char_lookup")
+    lookup(tf.constant([""]))  # built, so that the SavedModel can track it
+    characters = tf.constant([str(token) for token in vocabulary])
+    never = tf.constant([-np.inf, -np.inf] + [0.0] * (len(vocabulary) - 2), tf.float32)  # padding, [UNK]
+    units = model.get_layer("lstm").units
+
+    @tf.function(input_signature=GENERATE_SIGNATURE)
+    def generate(prompt, num_chars, temperature, seed):
+        tf.debugging.assert_non_negative(num_chars, message="generate: num_chars must be >= 0")
+        tf.debugging.assert_positive(temperature, message="generate: temperature must be > 0")
+        ids = tf.cast(lookup(tf.strings.unicode_split(prompt, "UTF-8")), tf.int64)
+        ids = tf.cond(tf.size(ids) > 0, lambda: ids, lambda: tf.constant([1], tf.int64))
+        zeros = tf.zeros((1, units))
+        logits, h, c = stepper([ids[None], zeros, zeros], training=False)
+
+        def step(i, logits, h, c, drawn):
+            scaled = logits / temperature + never
+            choice = tf.random.stateless_categorical(scaled, 1, seed=tf.stack([seed, tf.cast(i, tf.int64)]))
+            logits, h, c = stepper([choice, h, c], training=False)
+            return i + 1, logits, h, c, drawn.write(i, choice[0, 0])
+
+        drawn = tf.TensorArray(tf.int64, size=0, dynamic_size=True, element_shape=())
+        *_, drawn = tf.while_loop(lambda i, *_: i < num_chars, step, [tf.constant(0), logits, h, c, drawn])
+        generated = tf.strings.reduce_join(tf.gather(characters, drawn.stack()))
+        return {"text": prompt + generated, "generated": generated}
+
+    return generate, [stepper, lookup]
+
+
+def generate(generator, config):
+    """One sample per temperature, drawn by the ``generate`` graph (seed ``config.seed``)."""
     return {
-        t: config.prompt + "".join(vocabulary[i] for i in column)
-        for t, column in zip(config.temperatures, np.array(drawn).T)
+        t: generator(tf.constant(config.prompt), tf.constant(config.sample_length, tf.int32),
+                     tf.constant(t, tf.float32), tf.constant(config.seed, tf.int64))["text"].numpy().decode("utf-8")
+        for t in config.temperatures
     }
 
 
@@ -127,7 +190,8 @@ def train_and_evaluate(config, workdir):
     history = run.fit(model, train, validation=test)
     loss, accuracy = model.evaluate(test, verbose=0)
 
-    samples = generate(model, config, vocabulary)
+    generator, used = build_generator(model, vocabulary)
+    samples = generate(generator, config)
     with open(os.path.join(workdir, "samples.txt"), "w") as f:
         for temperature, text in samples.items():
             block = f"--- temperature {temperature} ---\n{text}\n"
@@ -140,7 +204,9 @@ def train_and_evaluate(config, workdir):
         "test_accuracy": accuracy,
         "uniform_bits_per_char": np.log2(len(vocabulary)),
     }
-    return run.finish(model, metrics, history)
+    served = WithEndpoints(model, {"generate": (generator, GENERATE_SIGNATURE)}, track=used)
+    units = {"loss": "cross-entropy (nats per character)", "accuracy": "next-character accuracy (fraction)"}
+    return run.finish(served, metrics, history, plots_units=units)
 
 
 def main(argv=None):
