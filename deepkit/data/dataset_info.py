@@ -9,6 +9,10 @@ KINDS = {
     "labelled_text": '{"text": string, "label": int64}',
     "text": '{"text": string}, one document per element',
     "time_series": '{"value": float32}, one element per time step, in order',
+    "piano_rolls": '{"roll": uint8 (steps, 88), "length": int64, "piece": string}, one piece per element, '
+                   'zero rows after length (deepkit.data.chorales)',
+    "tagged_text": '{"tokens": string, "tags": string}, one sentence per element, its words and their tags '
+                   'joined by single spaces (deepkit.data.tagged_corpus)',
     "table": "one feature per CSV column or NPZ array (user files)",
 }
 

@@ -16,6 +16,8 @@ import re
 
 import numpy as np
 
+from deepkit.data import chorales
+from deepkit.data import tagged_corpus
 from deepkit.data.dataset_info import DatasetInfo
 
 CHRONOLOGICAL = "chronological: the first 80% of the steps / the last 20%"
@@ -193,6 +195,34 @@ OFFLINE = {
                     "weekly Mauna Loa CO2 in ppm, 1958-2001, 2,284 steps; the 59 missing weeks linearly interpolated",
                     split=CHRONOLOGICAL + ": 1,827 / 457 steps"),
         load_co2,
+    ),
+    "jsb_chorales": (
+        DatasetInfo("jsb_chorales", "piano_rolls",
+                    "music21 corpus.chorales.Iterator(): Bach's four-part chorales as MusicXML, read with music21 "
+                    "(parsed once, then cached); licence: music21 is BSD-3-Clause, its corpus scores are believed "
+                    "public domain and their encodings public domain or used by permission (music21's README) "
+                    "(offline)",
+                    "350 Bach chorales (Riemenschneider's 371 less 21 repeats), piano rolls of 88 keys at quarter-note "
+                    "steps, 24-193 steps each; encoding in deepkit.data.chorales",
+                    split=SHUFFLED + ", by piece: 280 / 70 chorales"),
+        chorales.load_chorales,
+    ),
+    "jsb_chorales_20": (
+        DatasetInfo("jsb_chorales_20", "piano_rolls",
+                    "music21 corpus.chorales.Iterator(), its first 20 chorales (offline)",
+                    "the first 20 of jsb_chorales, parsed in seconds: for smoke runs and tests",
+                    split=SHUFFLED + ", by piece: 16 / 4 chorales"),
+        lambda: chorales.load_chorales(pieces=20),
+    ),
+    "hironsan_ner": (
+        DatasetInfo("hironsan_ner", "tagged_text",
+                    "hironsancorpus 0.1.2 hironsan/corpus/iob_sents.txt: Japanese sentences segmented by MeCab and "
+                    "tagged with IREX named entities in IOB2 by the package's author; licence: MIT (the package's; "
+                    "it names no other source for the text) (offline)",
+                    "500 Japanese sentences, 15,520 words, 1,282 entities of 8 IREX types (ART, DAT, LOC, MON, ORG, "
+                    "PER = percentage, PSN = person, TIM); words and IOB2 tags joined by spaces",
+                    split=SHUFFLED + ": 400 / 100 sentences"),
+        tagged_corpus.load_hironsan_ner,
     ),
 }
 

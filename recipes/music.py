@@ -1,0 +1,429 @@
+"""Generate Bach chorales step by step: tanh RNN, LSTM, peephole LSTM and GRU of one size, by held-out NLL.
+
+One-to-many generation from the lecture notes, and the comparison of Chung, Gulcehre,
+Cho & Bengio (2014): on the JSB Chorales their gated units beat the tanh RNN (test NLL
+per time step: tanh 9.19, GRU 8.54, LSTM 8.67). Four next-step models with about
+`parameters` weights each (units chosen per cell to come closest) read the piano rolls
+of `deepkit.data.chorales` (88 keys, one step per quarter note) and predict every key
+of the next step as an independent Bernoulli: `keras.layers.SimpleRNN` (tanh),
+`PeepholeLSTM(peephole=None)` (LSTM), `PeepholeLSTM` (diagonal peepholes) and
+`RelevanceGRU`. Each is scored by the negative log-likelihood per time step on the
+held-out chorales (the train/test split is by piece): the sum over the 88 keys of
+-log p(key on / off), in nats, averaged over every step of every test chorale, the
+first included (read after a row of zeros). Training reads windows of `window` steps
+(truncated backpropagation through time); the last `validation_percent` of the
+training chorales pick each model's exported epoch (lowest validation loss); the test
+chorales are only read to report.
+
+Writes nll.png (test NLL per cell beside Chung et al.'s), validation_nll.png (per
+epoch, each cell), piano_rolls.png (a held-out chorale's opening and each model's
+continuation of it) and generated_<cell>.mid (the same, as MIDI). metrics.json:
+`nll_tanh`, `nll_lstm`, `nll_peephole_lstm`, `nll_gru` (test NLL, nats per step),
+`nll_marginal_baseline` (each key on with its training frequency, history ignored),
+`validation_nll_<cell>`, `parameters_<cell>` and `best_epoch_<cell>`.
+
+The SavedModel is the cell with the lowest validation NLL. `serving_default` (=
+`serve`) takes `rolls`, float32 (batch, steps, 88) of 0/1 (key k is MIDI 21 + k), and
+returns `next_step_probabilities`, float32 (batch, steps, 88): at position t, the
+probability of each key sounding at step t + 1 (prepend a row of zeros to get the
+first step's too). `generate` takes `primer`, float32 (primer_steps, 88) of 0/1 (may be
+empty), `steps`, int32 and `seed`, int32, and returns `roll`, float32 (steps, 88) of
+0/1: the steps sampled after the primer, the same for the same seed.
+"""
+
+import dataclasses
+import os
+import sys
+from typing import ClassVar
+
+import keras
+import matplotlib
+import matplotlib.patches
+import numpy as np
+import tensorflow as tf
+
+from deepkit import data, recipe
+from deepkit.data import chorales
+from deepkit.export import WithEndpoints
+from deepkit.layers import PeepholeLSTM, RelevanceGRU
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+NAME = "music"
+TASK = "music generation: tanh RNN vs gated units"
+CELLS = ("tanh", "lstm", "peephole_lstm", "gru")
+# Chung et al. 2014, Table 2: JSB Chorales test NLL per time step (their LSTM has no peepholes).
+CHUNG_2014 = {"tanh": 9.19, "lstm": 8.67, "gru": 8.54}
+PITCHES = chorales.PITCHES
+
+
+@dataclasses.dataclass
+class Config(recipe.RecipeConfig):
+    DATA_KINDS: ClassVar = ("piano_rolls",)  # what --data may name
+    AFTER_TRAINING: ClassVar = ("primer_steps", "generate_steps")  # only change what is generated
+
+    data: str = "jsb_chorales"  # piano rolls: jsb_chorales (350, offline) or jsb_chorales_20 (its first 20)
+    parameters: int = 20_000  # weights of each model, recurrent layer and output layer (Chung et al.: ~20k)
+    validation_percent: int = 10  # last % of the training chorales, held out to pick each model's epoch
+    window: int = 32  # training windows of this many steps, half overlapping (evaluation reads whole chorales)
+    epochs: int = 40  # training epochs per model
+    batch_size: int = 16  # training windows per batch
+    learning_rate: float = 1e-2  # Adam step size (gradients clipped to norm 1)
+    primer_steps: int = 8  # opening steps of a held-out chorale that the generated pieces continue
+    generate_steps: int = 32  # steps each model generates after the primer
+
+    def __post_init__(self):
+        if self.parameters < 200:
+            raise ValueError(f"parameters must be >= 200 (an 88-key output layer alone has 89 per unit), "
+                             f"received {self.parameters}")
+        if not 0 < self.validation_percent < 100:
+            raise ValueError(f"validation_percent must lie in (0, 100), received {self.validation_percent}")
+        if self.window < 2:
+            raise ValueError(f"window must be >= 2 steps, received {self.window}")
+        if self.primer_steps < 0 or self.generate_steps < 1:
+            raise ValueError(f"primer_steps must be >= 0 and generate_steps >= 1, received "
+                             f"{self.primer_steps} and {self.generate_steps}")
+
+
+def smoke():
+    """Seconds-long: the first 20 chorales, models of ~1,500 weights, one epoch."""
+    return Config(data="jsb_chorales_20", parameters=1500, window=16, epochs=1, batch_size=32, primer_steps=2,
+                  generate_steps=4)
+
+
+# === Data ===
+
+
+def pieces(name, split):
+    """The chorales of ``split`` as a list of float32 rolls ``(steps, 88)``, and their names."""
+    arrays = data.split_arrays(name, split)
+    rolls = [roll[:length].astype("float32") for roll, length in zip(arrays["roll"], arrays["length"])]
+    return rolls, [piece.decode() for piece in arrays["piece"]]
+
+
+def next_step_examples(rolls):
+    """``(inputs, targets)`` per piece: the model reads a row of zeros and then the piece
+    up to its second-last step, and predicts every step, the first included."""
+    return [(np.concatenate([np.zeros((1, PITCHES), "float32"), roll[:-1]]), roll) for roll in rolls]
+
+
+def training_windows(rolls, window):
+    """``(inputs, targets, step_weights)`` arrays of windows of ``window`` steps cut from
+    each piece's next-step examples, starting every ``window // 2`` steps and at the
+    piece's last ``window`` steps; a piece shorter than a window is one window, padded
+    with weight 0.
+
+    Truncated backpropagation through time: each window starts from a zero state, so
+    the updates are many and short; only a piece's first window starts at its row of zeros.
+    """
+    inputs, targets, weights = [], [], []
+    for piece_inputs, piece_targets in next_step_examples(rolls):
+        length = len(piece_targets)
+        starts = sorted(set(range(0, max(1, length - window + 1), max(1, window // 2))) | {max(0, length - window)})
+        for start in starts:
+            real = min(window, length - start)
+            pad = ((0, window - real), (0, 0))
+            inputs.append(np.pad(piece_inputs[start : start + real], pad))
+            targets.append(np.pad(piece_targets[start : start + real], pad))
+            weights.append(np.pad(np.ones(real, "float32"), (0, window - real)))
+    return np.stack(inputs), np.stack(targets), np.stack(weights)
+
+
+def pipeline(rolls, batch_size, shuffle_seed=None):
+    """Batches of whole pieces, ``(inputs, targets, step_weights)``: pieces of similar
+    length together (``bucket_by_sequence_length``), padded to the longest of their
+    batch; the padding has weight 0, so a loss is the mean over real steps."""
+    examples = next_step_examples(rolls)
+
+    def generator():
+        for inputs, targets in examples:
+            yield inputs, targets, np.ones(len(targets), "float32")
+
+    signature = (tf.TensorSpec((None, PITCHES), tf.float32), tf.TensorSpec((None, PITCHES), tf.float32),
+                 tf.TensorSpec((None,), tf.float32))
+    dataset = tf.data.Dataset.from_generator(generator, output_signature=signature).cache()
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(examples), seed=shuffle_seed, reshuffle_each_iteration=True)
+    lengths = sorted(len(roll) for roll in rolls)
+    boundaries = sorted({int(lengths[int(len(lengths) * q)]) for q in (0.25, 0.5, 0.75)} - {lengths[0]})
+    dataset = dataset.bucket_by_sequence_length(
+        lambda inputs, targets, weights: tf.shape(inputs)[0], boundaries, [batch_size] * (len(boundaries) + 1)
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+# === Models ===
+
+
+@keras.saving.register_keras_serializable(package="deepkit.recipes.music")
+class StepNLL(keras.losses.Loss):
+    """Negative log-likelihood of each time step, in nats: the sum over the keys of the
+    Bernoulli NLLs, ``-Σ_k [y_k log p_k + (1 - y_k) log(1 - p_k)]``; the mean over the
+    steps that have weight (``mean_with_sample_weight``), so padding does not count.
+
+    Keras' binary cross-entropy reads the logits under the output's sigmoid in a graph,
+    so the sum is exact, not clipped, inside ``fit`` and ``evaluate``.
+    """
+
+    def __init__(self, reduction="mean_with_sample_weight", name="step_nll", **kwargs):
+        super().__init__(reduction=reduction, name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        return keras.ops.sum(keras.ops.binary_crossentropy(y_true, y_pred), axis=-1)
+
+
+def recurrent_layer(cell, units):
+    """The recurrent layer of ``cell`` (one of :data:`CELLS`), returning its sequence and its states."""
+    options = dict(return_sequences=True, return_state=True, name=cell)
+    if cell == "tanh":
+        return keras.layers.SimpleRNN(units, activation="tanh", **options)
+    if cell == "lstm":
+        return PeepholeLSTM(units, peephole=None, **options)
+    if cell == "peephole_lstm":
+        return PeepholeLSTM(units, peephole="diagonal", **options)
+    if cell == "gru":
+        return RelevanceGRU(units, **options)
+    raise ValueError(f"unknown cell {cell!r}; expected one of {CELLS}")
+
+
+def parameter_count(cell, units):
+    layer = recurrent_layer(cell, units)
+    layer.build((None, None, PITCHES))
+    return layer.count_params() + units * PITCHES + PITCHES  # + the 88-key output layer
+
+
+def units_for(cell, parameters):
+    """The units whose model (recurrent layer and output layer) comes closest to ``parameters`` weights."""
+    low, high = 1, 2
+    while parameter_count(cell, high) < parameters:
+        low, high = high, high * 2
+    while high - low > 1:  # the count grows with the units: bisect for the first one at or above
+        middle = (low + high) // 2
+        low, high = (middle, high) if parameter_count(cell, middle) < parameters else (low, middle)
+    return min((low, high), key=lambda units: abs(parameter_count(cell, units) - parameters))
+
+
+def build_model(config, cell, units):
+    """``rolls (batch, steps, 88)`` → ``next_step_probabilities (batch, steps, 88)``."""
+    rolls = keras.Input((None, PITCHES), name="rolls")
+    sequence = recurrent_layer(cell, units)(rolls)[0]
+    probabilities = keras.layers.Dense(PITCHES, activation="sigmoid", name="next_step_probabilities")(sequence)
+    model = keras.Model(rolls, probabilities, name=f"music_{cell}")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0), loss=StepNLL())
+    return model
+
+
+def nll_per_step(model, rolls):
+    """Mean NLL per time step (nats) over every step of ``rolls``: the sum of the per-step
+    NLLs divided by the number of steps, whatever the batching."""
+    per_step = StepNLL(reduction=None)
+
+    @tf.function(reduce_retracing=True)  # in a graph the loss reads the logits under the sigmoid: exact
+    def summed(inputs, targets, weights):
+        return tf.reduce_sum(per_step(targets, model(inputs, training=False)) * weights)
+
+    total, steps = 0.0, 0.0
+    for inputs, targets, weights in pipeline(rolls, 64):
+        total, steps = total + float(summed(inputs, targets, weights)), steps + float(tf.reduce_sum(weights))
+    return total / steps
+
+
+def marginal_nll(train_rolls, test_rolls):
+    """NLL per step of a model without memory: key k on with its frequency in the training rolls."""
+    frequency = np.clip(np.concatenate(train_rolls).astype("float64").mean(0), 1e-6, 1 - 1e-6)
+    test = np.concatenate(test_rolls).astype("float64")
+    return float(-(test * np.log(frequency) + (1 - test) * np.log(1 - frequency)).sum(1).mean())
+
+
+# === Generation ===
+
+
+def generator_function(model):
+    """``generate(primer, steps, seed) -> {"roll": (steps, 88)}``, a ``tf.function``: reads
+    the primer, then samples each key of each next step from its Bernoulli and feeds the
+    sampled row back, carrying the recurrent state (stateless draws: the same seed, the
+    same piece)."""
+    recurrent = next(layer for layer in model.layers if layer.name in CELLS)
+    head = model.get_layer("next_step_probabilities")
+
+    def generate(primer, steps, seed):
+        start = tf.concat([tf.zeros((1, PITCHES)), tf.cast(primer, tf.float32)], axis=0)[None]
+        sequence, *states = recurrent(start)
+        probabilities = head(sequence[:, -1])
+
+        def step(index, probabilities, states, rows):
+            uniform = tf.random.stateless_uniform((1, PITCHES), seed=tf.stack([seed, index]))
+            row = tf.cast(uniform < probabilities, tf.float32)
+            sequence, *states = recurrent(row[:, None], initial_state=states)
+            return index + 1, head(sequence[:, -1]), states, rows.write(index, row[0])
+
+        rows = tf.TensorArray(tf.float32, size=steps, element_shape=(PITCHES,))
+        _, _, _, rows = tf.while_loop(lambda index, *_: index < steps, step,
+                                      (tf.constant(0), probabilities, states, rows))
+        return {"roll": rows.stack()}
+
+    return tf.function(generate, reduce_retracing=True)
+
+
+def serving_bundle(model):
+    """The model and its ``generate`` endpoint, as ``run.finish`` saves and exports them."""
+    signature = [tf.TensorSpec((None, PITCHES), tf.float32, name="primer"), tf.TensorSpec((), tf.int32, name="steps"),
+                 tf.TensorSpec((), tf.int32, name="seed")]
+    return WithEndpoints(model, {"generate": (generator_function(model), signature)})
+
+
+# === Plots ===
+
+def save(figure, path):
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+
+def draw_piano_rolls(path, rows, primer_steps, title):
+    """Piano rolls ``{label: roll (steps, 88)}`` stacked, time in beats, pitch as note names;
+    the primer's steps grey, the generated (or the real continuation's) coloured."""
+    used = np.nonzero(np.concatenate(list(rows.values())).any(0))[0]
+    low, high = (used.min(), used.max()) if len(used) else (36 - chorales.LOWEST_MIDI, 84 - chorales.LOWEST_MIDI)
+    low, high = max(0, low - 2), min(PITCHES - 1, high + 2)
+    figure, axes = plt.subplots(len(rows), 1, figsize=(10, 1.9 * len(rows) + 0.6), sharex=True, squeeze=False)
+    colours = {"primer": (0.55, 0.55, 0.55), "continuation": (0.12, 0.38, 0.75)}
+    for axis, (label, roll) in zip(axes[:, 0], rows.items()):
+        image = np.ones((PITCHES, len(roll), 3))
+        for part, columns in (("primer", slice(0, primer_steps)), ("continuation", slice(primer_steps, None))):
+            on = roll[columns].T > 0.5
+            image[:, columns][on] = colours[part]
+        axis.imshow(image[low : high + 1], origin="lower", aspect="auto", interpolation="nearest",
+                    extent=(0, len(roll), low - 0.5, high + 0.5))
+        axis.axvline(primer_steps, color="black", linewidth=0.8, linestyle="--")
+        c_keys = [k for k in range(low, high + 1) if (k + chorales.LOWEST_MIDI) % 12 == 0]
+        axis.set_yticks(c_keys, [chorales.note_name(k + chorales.LOWEST_MIDI) for k in c_keys])
+        axis.set_ylabel("pitch")
+        axis.set_title(label, fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("time (beats: one step = one quarter note)")
+    handles = [matplotlib.patches.Patch(color=colours["primer"], label="primer: the held-out chorale's opening"),
+               matplotlib.patches.Patch(color=colours["continuation"], label="continuation (real or generated)")]
+    figure.legend(handles=handles, loc="upper right", fontsize=8, ncol=2)
+    figure.suptitle(title, x=0.01, ha="left", fontsize=10)
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / figure.get_figheight()))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def draw_nll(path, metrics, config, units):
+    figure, axis = plt.subplots(figsize=(8, 4))
+    positions = np.arange(len(CELLS))
+    ours = [metrics[f"nll_{cell}"] for cell in CELLS]
+    axis.bar(positions - 0.2, ours, 0.4, label=f"this run: {config.data}, test chorales")
+    theirs = [CHUNG_2014.get(cell, np.nan) for cell in CELLS]
+    axis.bar(positions + 0.2, theirs, 0.4, label="Chung et al. 2014, JSB Chorales test (no peephole LSTM)")
+    axis.axhline(metrics["nll_marginal_baseline"], color="grey", linestyle="--",
+                 label="no memory: each key with its training frequency")
+    for x, value in zip(positions - 0.2, ours):
+        axis.text(x, value, f"{value:.2f}", ha="center", va="bottom", fontsize=8)
+    axis.set_xticks(positions, [f"{cell}\n{units[cell]} units, {metrics[f'parameters_{cell}']:,.0f} weights"
+                                for cell in CELLS], fontsize=8)
+    axis.set_ylabel("NLL per time step (nats, sum over 88 keys)")
+    axis.set_title("held-out negative log-likelihood (lower is better)")
+    axis.legend(fontsize=8, loc="lower right")
+    save(figure, path)
+
+
+def draw_validation_curves(path, curves, best_epochs):
+    figure, axis = plt.subplots(figsize=(8, 3.8))
+    for cell, values in curves.items():
+        line = axis.plot(np.arange(1, len(values) + 1), values, label=cell)[0]
+        best = best_epochs[cell]
+        axis.plot([best], [values[best - 1]], "o", color=line.get_color())
+    axis.plot([], [], "o", color="black", label="exported epoch (lowest validation NLL)")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("validation NLL per step (nats)")
+    axis.set_title("validation chorales, per epoch")
+    axis.legend(fontsize=8)
+    save(figure, path)
+
+
+# === The recipe ===
+
+
+def train_and_evaluate(config, workdir):
+    run = recipe.start(NAME, config, workdir)
+    training_rolls, _ = pieces(config.data, "train")
+    cut = len(training_rolls) - max(1, round(len(training_rolls) * config.validation_percent / 100))
+    if cut < 1:
+        raise ValueError(f"{config.data}: {len(training_rolls)} training chorales leave none to train on after "
+                         f"holding out {config.validation_percent}% for validation")
+    train_rolls, validation_rolls = training_rolls[:cut], training_rolls[cut:]
+    test_rolls, test_names = pieces(config.data, "test")
+    windows = tf.data.Dataset.from_tensor_slices(training_windows(train_rolls, config.window))
+    train = data.batched(windows, config.batch_size, shuffle_seed=config.seed)
+    validation = pipeline(validation_rolls, 64)
+
+    metrics, models, units, curves, best_epochs, records = {}, {}, {}, {}, {}, {}
+    for cell in CELLS:
+        units[cell] = units_for(cell, config.parameters)
+        keras.utils.set_random_seed(config.seed)  # the same draws for every cell's data order
+        model = build_model(config, cell, units[cell])
+        records[cell] = run.fit(model, train, validation=validation, subdir=cell)
+        models[cell], curves[cell] = model, records[cell].history["val_loss"]
+        best_epochs[cell] = records[cell].exported["epoch"]
+        metrics[f"nll_{cell}"] = nll_per_step(model, test_rolls)
+        metrics[f"validation_nll_{cell}"] = nll_per_step(model, validation_rolls)
+        metrics[f"parameters_{cell}"] = model.count_params()
+        metrics[f"best_epoch_{cell}"] = best_epochs[cell]
+    metrics["nll_marginal_baseline"] = marginal_nll(train_rolls, test_rolls)
+    exported = min(CELLS, key=lambda cell: metrics[f"validation_nll_{cell}"])
+
+    # Every model continues the opening of the same held-out chorale, with the same seed.
+    opening = test_rolls[0][: config.primer_steps]
+    real = test_rolls[0][: config.primer_steps + config.generate_steps]
+    rows = {f"held-out chorale {test_names[0]} (real)": real}
+    for cell in CELLS:
+        generated = generator_function(models[cell])(opening, tf.constant(config.generate_steps),
+                                                     tf.constant(config.seed))["roll"].numpy()
+        piece = np.concatenate([opening, generated])
+        rows[f"{cell}: generated, test NLL {metrics[f'nll_{cell}']:.2f}"] = piece
+        chorales.roll_to_score(piece).write("midi", fp=os.path.join(run.workdir, f"generated_{cell}.mid"))
+    draw_piano_rolls(os.path.join(run.workdir, "piano_rolls.png"), rows, config.primer_steps,
+                     f"{config.primer_steps} steps of a held-out chorale, then {config.generate_steps} sampled "
+                     f"steps per model (seed {config.seed})")
+    draw_nll(os.path.join(run.workdir, "nll.png"), metrics, config, units)
+    draw_validation_curves(os.path.join(run.workdir, "validation_nll.png"), curves, best_epochs)
+    print_comparison(metrics, units, exported)
+    return run.finish(serving_bundle(models[exported]), metrics, records[exported],
+                      f"music, {exported} (exported): training", {"loss": "NLL per step (nats)"})
+
+
+def print_comparison(metrics, units, exported):
+    print(f"\n{'cell':>14}  {'units':>5}  {'weights':>7}  {'epoch':>5}  {'val NLL':>7}  {'test NLL':>8}  "
+          f"{'Chung et al.':>12}")
+    for cell in CELLS:
+        chung = f"{CHUNG_2014[cell]:.2f}" if cell in CHUNG_2014 else "-"
+        print(f"{cell:>14}  {units[cell]:5d}  {metrics[f'parameters_{cell}']:7.0f}  "
+              f"{metrics[f'best_epoch_{cell}']:5.0f}  {metrics[f'validation_nll_{cell}']:7.3f}  "
+              f"{metrics[f'nll_{cell}']:8.3f}  {chung:>12}")
+    print(f"{'no memory':>14}  {'':5}  {'':7}  {'':5}  {'':7}  {metrics['nll_marginal_baseline']:8.3f}")
+    print(ordering_verdict(metrics))
+    print(f"exported: {exported} (lowest validation NLL)")
+
+
+def ordering_verdict(metrics):
+    """One sentence on the ordering of the test NLLs, from the numbers: whether every gated
+    unit is below the tanh RNN, as in Chung et al."""
+    order = sorted(CELLS, key=lambda cell: metrics[f"nll_{cell}"])
+    ranking = " < ".join(f"{cell} {metrics[f'nll_{cell}']:.3f}" for cell in order)
+    above = [cell for cell in CELLS if cell != "tanh" and metrics[f"nll_{cell}"] >= metrics["nll_tanh"]]
+    if not above:
+        return f"ordering (test NLL per step): {ranking}: every gated unit below the tanh RNN, as in Chung et al. 2014"
+    return (f"ordering (test NLL per step): {ranking}: {', '.join(above)} not below the tanh RNN, "
+            "unlike Chung et al. 2014")
+
+
+def main(argv=None):
+    return recipe.main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
