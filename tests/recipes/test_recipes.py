@@ -23,7 +23,9 @@ OWN_FILES = {
     "sentiment": ["test_scores.png"],
     "textgen": ["samples.txt", "vocabulary.txt"],
     "forecast": ["forecast.png"],
-    "timing": ["comparison.png", "validation_mae.png"],
+    "timing": ["comparison.png", "validation_accuracy.png", "predictions.png", "per_seed.json"],
+    "music": ["nll.png", "validation_nll.png", "piano_rolls.png", "generated_tanh.mid", "generated_lstm.mid",
+              "generated_peephole_lstm.mid", "generated_gru.mid"],
     "autoencoder": ["reconstructions.png", "codes.png"],
     "vae": ["latent_grid.png", "interpolation.png", "reconstructions.png", "latent_codes.png"],
     "gan": ["samples_epoch_001.png", "progress.png", "samples.npz"],
@@ -56,7 +58,7 @@ def serving_request(name, config, model):
     if name == "forecast":  # every test window, in the series' own units
         return [forecast_windows(config)[0]], "serve", model.predict(forecast_windows(config)[0], verbose=0)
     x = {
-        "timing": lambda: rng.uniform(size=(2, config.timesteps, 2)).astype("float32"),
+        "timing": lambda: (rng.uniform(size=(2, config.timesteps, 1)) < 0.2).astype("float32"),  # spikes
         "textgen": lambda: rng.integers(2, 10, size=(1, 12)).astype("int64"),
         "autoencoder": lambda: rng.uniform(size=(3, 64)).astype("float32"),
     }.get(name, lambda: uniform_inputs(model, rng))()
