@@ -12,6 +12,7 @@
 from deepkit.data.dataset_info import DatasetInfo
 from deepkit.data.load import info, list_datasets, load, load_arrays, split_arrays
 from deepkit.data.pipelines import batched, char_sequences, images_to_float, text_vectorizer, windows
+from deepkit.data.tagged_corpus import tag_set, tagged_sentences
 
 __all__ = [
     "DatasetInfo",
@@ -23,6 +24,8 @@ __all__ = [
     "load",
     "load_arrays",
     "split_arrays",
+    "tag_set",
+    "tagged_sentences",
     "text_vectorizer",
     "windows",
 ]

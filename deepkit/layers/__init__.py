@@ -6,12 +6,14 @@ Generative: :class:`Sampling` (VAE reparameterisation), :class:`Corruption` (den
 
 from deepkit.layers.brnn import BRNN
 from deepkit.layers.corruption import Corruption
+from deepkit.layers.crf import CRF
 from deepkit.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell, peephole_lstm_step
 from deepkit.layers.relevance_gru import RelevanceGRU, RelevanceGRUCell, relevance_gru_step
 from deepkit.layers.sampling import Sampling
 
 __all__ = [
     "BRNN",
+    "CRF",
     "Corruption",
     "PeepholeLSTM",
     "PeepholeLSTMCell",

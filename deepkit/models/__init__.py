@@ -2,8 +2,9 @@
 
 from deepkit.models.autoencoder import Autoencoder
 from deepkit.models.can import CAN
+from deepkit.models.crf_tagger import CRFTagger
 from deepkit.models.gan import GAN
 from deepkit.models.vae import VAE
 from deepkit.models.word2vec import Word2Vec
 
-__all__ = ["Autoencoder", "CAN", "GAN", "VAE", "Word2Vec"]
+__all__ = ["Autoencoder", "CAN", "CRFTagger", "GAN", "VAE", "Word2Vec"]

@@ -129,5 +129,6 @@ def recurrent_cases():
 def all_cases():
     """Every harness case of the package."""
     from deepkit.testing.generative_cases import generative_cases
+    from deepkit.testing.tagging_cases import tagging_cases
 
-    return recurrent_cases() + generative_cases()
+    return recurrent_cases() + generative_cases() + tagging_cases()

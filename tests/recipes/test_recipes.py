@@ -32,6 +32,7 @@ OWN_FILES = {
     "cnn_cam": ["cam_grid.png", "localization.png", "layer_sizes.png"],
     "deepdream": ["octaves.png", "low_vs_high.png", "dream_objective.png"],
     "style_transfer": ["side_by_side.png", "result.png"],
+    "tagging": ["per_tag_f1.png", "transitions.png"],
 }
 
 # Recipes whose model is not trained (they optimise pixels): their record says 0 epochs.
@@ -49,6 +50,9 @@ def serving_request(name, config, model):
         return [words], "lookup", model.lookup(tf.constant(words))["vectors"].numpy()
     if name == "gan":
         return [np.int32(3), np.int32(5)], "generate", model.generate(3, 5).numpy()
+    if name == "tagging":  # sentences, one empty, to the tag_ids endpoint (serve's strings do not go through npz)
+        sentences = np.array(["2005 年 7 月 14 日 、 南アフリカ で".encode(), b"", "no-such-word".encode()])
+        return [sentences], "tag_ids", model.predict(tf.constant(sentences), verbose=0)["tag_ids"]
     if name == "vae":
         z = rng.normal(size=(3, config.latent_dim)).astype("float32")
         return [z], "decode", model.decoder.predict(z, verbose=0)
