@@ -50,13 +50,12 @@ import time
 
 import keras
 
-from deepkit import data
+from deepkit import data, non_finite, workdir as workdirs
 from deepkit import best_epoch, run_record
 from deepkit.export import export_unless_unchanged, export_version  # noqa: F401
 from deepkit.recipe_contract import RecipeConfig, check_recipe, load_recipe, recipe_names  # noqa: F401
-
-# Fields that may change between runs of one workdir: they do not change what is trained.
-RESUMABLE_CHANGES = ("epochs", "export_dir")
+from deepkit.run_arguments import add_run_arguments  # noqa: F401
+from deepkit.workdir import RESUMABLE_CHANGES, check_workdir  # noqa: F401
 
 
 # === Configs ===
@@ -113,6 +112,9 @@ def override(config, values):
             changes[key] = _typed(value, current)
         except (TypeError, ValueError) as error:
             raise ValueError(f"bad value for {key!r} ({type(current).__name__} expected): {error}") from None
+        if not non_finite.all_finite(changes[key]):  # float("nan") parses, and passes any `< minimum` test
+            raise ValueError(f"bad value for {key!r} ({type(current).__name__} expected): expected a finite "
+                             f"number, received {value!r}")
     config = dataclasses.replace(config, **changes)
     for key, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
         if key in fields and getattr(config, key) < minimum:
@@ -136,32 +138,7 @@ def dataset_info(config):
     return info
 
 
-def _jsonable(config):
-    return json.loads(json.dumps(dataclasses.asdict(config)))
-
-
-def check_workdir(config, workdir):
-    """ValueError if ``workdir`` holds a run whose config differs from ``config`` in a field
-    that changes what is trained (all but ``epochs``, ``export_dir`` and the fields a
-    recipe lists in ``Config.AFTER_TRAINING``): resuming it would mix two runs."""
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        previous = json.load(f)
-    previous = {**_jsonable(type(config)()), **previous}  # a field added since then: its default
-    free = RESUMABLE_CHANGES + tuple(type(config).AFTER_TRAINING)
-    current = _jsonable(config)
-    changed = [
-        f"{key}: {previous.get(key)!r} -> {current.get(key)!r}"
-        for key in sorted(set(previous) | set(current))
-        if key not in free and previous.get(key) != current.get(key)
-    ]
-    if changed:
-        raise ValueError(
-            f"workdir {workdir!r} holds a run with another config ({'; '.join(changed)}). Re-running a workdir "
-            "resumes its run; choose another --workdir for this config, or delete that one to start over."
-        )
+_jsonable = workdirs.config_json
 
 
 # === Training ===
@@ -183,8 +160,9 @@ class EpochLog(keras.callbacks.Callback):
     def read(self):
         if not os.path.exists(self.path):
             return {}
-        with open(self.path) as f:
-            return {int(epoch): logs for epoch, logs in json.load(f).items()}
+        with open(self.path) as f:  # null is how a non-finite value is written
+            return {int(epoch): {k: non_finite.from_json_number(v) for k, v in logs.items()}
+                    for epoch, logs in json.load(f).items()}
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.first_epoch is None:
@@ -193,17 +171,19 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         epochs = self.read()
-        epochs[epoch] = {key: float(value) for key, value in (logs or {}).items()}
+        epochs[epoch] = {key: non_finite.json_number(value) for key, value in (logs or {}).items()}
         self._write(epochs)
 
     def _write(self, epochs):
         with open(self.path + ".tmp", "w") as f:
-            json.dump({str(e): epochs[e] for e in sorted(epochs)}, f, indent=1)
+            json.dump({str(e): {k: non_finite.json_number(v) for k, v in epochs[e].items()} for e in sorted(epochs)},
+                      f, indent=1, allow_nan=False)
         os.replace(self.path + ".tmp", self.path)
 
 
 def training_callbacks(workdir):
-    """BackupAndRestore, the epoch log, TensorBoard and a per-epoch ``.keras`` checkpoint.
+    """A stop at the first non-finite loss, BackupAndRestore (written atomically), the
+    epoch log, TensorBoard and a per-epoch ``.keras`` checkpoint.
 
     BackupAndRestore keeps its state after a finished run (``delete_checkpoint=False``),
     so re-running the same command resumes where the last run stopped, whether it
@@ -211,7 +191,8 @@ def training_callbacks(workdir):
     """
     os.makedirs(os.path.join(workdir, "checkpoints"), exist_ok=True)
     return [
-        keras.callbacks.BackupAndRestore(os.path.join(workdir, "backup"), delete_checkpoint=False),
+        non_finite.StopOnNonFiniteLoss(),  # first: it raises before the others see a NaN epoch
+        workdirs.AtomicBackupAndRestore(os.path.join(workdir, "backup"), delete_checkpoint=False),
         EpochLog(os.path.join(workdir, "history.json")),
         keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")),
         keras.callbacks.ModelCheckpoint(os.path.join(workdir, "checkpoints", "last.keras")),
@@ -235,8 +216,9 @@ class TrainingRecord:
 class Run:
     """One run of a recipe: its config, workdir, dataset and clock. Made by :func:`start`."""
 
-    def __init__(self, name, config, workdir, info):
+    def __init__(self, name, config, workdir, info, opened=None):
         self.name, self.config, self.workdir, self.info = name, config, workdir, info
+        self.opened = opened  # the locked deepkit.workdir.Workdir
         self.started = time.perf_counter()
         self.tensorboard_dirs = []  # one per model fitted, in the order of the fit calls
 
@@ -251,6 +233,10 @@ class Run:
         log = os.path.join(workdir, "history.json")
         if os.path.join(workdir, "tensorboard") not in self.tensorboard_dirs:
             self.tensorboard_dirs.append(os.path.join(workdir, "tensorboard"))
+        tracked = []
+        if self.opened is not None:
+            self.opened.commit()  # training starts: from now on the workdir holds this run
+            tracked = [workdirs.EpochTracker(self.opened)]
         best = None
         if validation is not None or monitor is not None:
             best = best_epoch.BestEpoch(os.path.join(workdir, "checkpoints"),
@@ -259,7 +245,7 @@ class Run:
             train,
             validation_data=validation,
             epochs=self.config.epochs,
-            callbacks=training_callbacks(workdir) + ([best] if best else []) + list(callbacks),
+            callbacks=training_callbacks(workdir) + ([best] if best else []) + tracked + list(callbacks),
             shuffle=False,  # the tf.data pipelines shuffle, seeded
             verbose=1 if sys.stdout.isatty() else 2,
         )
@@ -277,10 +263,18 @@ class Run:
         already serves the same weights: :func:`deepkit.export.export_unless_unchanged`),
         draws ``training.png`` (``plots_units``: ``{metric: y-axis label}``), writes
         ``metrics.json`` (with the kept epoch and :func:`deepkit.run_record.run_section`),
-        prints the summary; returns ``metrics`` as floats."""
+        prints the summary; returns ``metrics`` as floats.
+
+        Metrics that are not finite are written as ``null``, and nothing is exported (a
+        server must never load a model that serves NaN): metrics.json names them under
+        ``"non_finite"`` and :class:`deepkit.non_finite.NonFiniteMetricsError` is raised
+        after the summary."""
         from deepkit import plots
 
         metrics = {key: float(value) for key, value in metrics.items()}
+        non_finite_metrics = non_finite.non_finite_keys(metrics)
+        if self.opened is not None:
+            self.opened.commit()
         if training is not None and training.history:
             plots.training_curves(training.history, os.path.join(self.workdir, "training.png"),
                                   plots_title or f"{self.name}: training", plots_units, training.exported)
@@ -288,13 +282,15 @@ class Run:
         partial = os.path.join(self.workdir, ".model.partial.keras")
         model.save(partial)
         os.replace(partial, model_path)  # a crash while saving never leaves a broken model.keras
-        # The newest version already serving these weights: not again.
-        saved_model, exported_now = export_unless_unchanged(
-            model, self.config.export_dir, self.name, run_record.model_fingerprint(model, self.name, self.config))
+        saved_model, exported_now = None, False
+        if not non_finite_metrics:  # the newest version already serving these weights: not again
+            saved_model, exported_now = export_unless_unchanged(
+                model, self.config.export_dir, self.name, run_record.model_fingerprint(model, self.name, self.config))
         wall_time = time.perf_counter() - self.started
         record = {
             "recipe": self.name,
-            "metrics": metrics,
+            "metrics": {key: non_finite.json_number(value) for key, value in metrics.items()},
+            "non_finite": non_finite_metrics,
             "dataset": {"name": self.info.name, "source": self.info.source, "offline": self.info.offline},
             "training": {
                 "epochs": training.epochs if training else 0,
@@ -311,18 +307,26 @@ class Run:
         }
         path = os.path.join(self.workdir, "metrics.json")
         with open(path + ".tmp", "w") as f:
-            json.dump(record, f, indent=2)
+            json.dump(record, f, indent=2, allow_nan=False)
         os.replace(path + ".tmp", path)
         # One model: its logs; several (run.fit(..., subdir=...)): the workdir, which
         # TensorBoard searches for every model's logs, one run per folder.
         tensorboard = self.tensorboard_dirs[0] if len(self.tensorboard_dirs) == 1 else self.workdir
-        print_summary(record, path, tensorboard)
+        print_summary({**record, "metrics": metrics}, path, tensorboard)
+        if self.opened is not None:
+            self.opened.close()
+        if non_finite_metrics:
+            raise non_finite.NonFiniteMetricsError(
+                f"{self.name}: metrics not finite ({', '.join(f'{k}={metrics[k]}' for k in non_finite_metrics)}); "
+                f"no SavedModel exported. model.keras and {path} are written for inspection"
+            )
         return metrics
 
 
 def start(name, config, workdir, info=None):
-    """Checks ``config`` against its dataset and ``workdir``, records the config there,
-    seeds Keras, NumPy and Python with ``config.seed``, and returns a :class:`Run`.
+    """Checks ``config`` against its dataset and ``workdir`` (:mod:`deepkit.workdir`), locks
+    the workdir, seeds Keras, NumPy and Python with ``config.seed``, and returns a
+    :class:`Run`; ``config.json`` is written when training starts.
 
     Args:
         name: The recipe's name (the SavedModel goes to ``<export_dir>/<name>/``).
@@ -332,12 +336,9 @@ def start(name, config, workdir, info=None):
             ``config.data``, or ``Config.GENERATED_DATA`` for a recipe that makes its data).
     """
     info = info or dataset_info(config)
-    check_workdir(config, workdir)
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        json.dump(_jsonable(config), f, indent=2)
+    opened = workdirs.open_workdir(config, workdir, name)  # writes nothing but its lock until training starts
     keras.utils.set_random_seed(config.seed)
-    return Run(name, config, workdir, info)
+    return Run(name, config, workdir, info, opened)
 
 
 def print_summary(record, metrics_path, tensorboard):
@@ -368,19 +369,6 @@ def print_summary(record, metrics_path, tensorboard):
 # === Command line ===
 
 
-def add_run_arguments(parser):
-    parser.add_argument("--epochs", type=int, help="training epochs (a finished run trains on to this many)")
-    parser.add_argument("--batch-size", type=int, dest="batch_size", help="batch size")
-    parser.add_argument("--data", help="dataset name (see deepkit.data.list_datasets()), e.g. co2 or tfds:mnist")
-    parser.add_argument("--workdir", help="logs, checkpoints, plots, metrics (default runs/<recipe>); "
-                        "the same workdir again resumes its run")
-    parser.add_argument("--seed", type=int, help="random seed")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="set any config field (repeatable), e.g. --set units=64 --set export_dir=/srv/models")
-    parser.add_argument("--config", metavar="FILE", help="JSON object of config fields")
-    parser.add_argument("--smoke", action="store_true", help="start from the recipe's seconds-long smoke config")
-
-
 def config_reference(module):
     """The recipe's config fields as its source writes them (type, default, comment): the
     epilog of ``deepkit run <recipe> --help``. The recipe's own lines come first, then the
@@ -402,10 +390,15 @@ def config_from_arguments(module, args):
     config = module.smoke() if args.smoke else module.Config()
     values = {}
     if args.config:
-        with open(args.config) as f:
-            loaded = json.load(f)
+        try:
+            with open(args.config, encoding="utf-8") as f:
+                loaded = json.load(f)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"--config {args.config}: expected a readable JSON file of config fields; "
+                             f"received {type(error).__name__}: {error}") from None
         if not isinstance(loaded, dict):
-            raise ValueError(f"--config {args.config}: expected a JSON object of config fields")
+            raise ValueError(f"--config {args.config}: expected a JSON object of config fields, "
+                             f"received a {type(loaded).__name__}")
         values.update(loaded)
     for item in args.set:
         key, separator, value = item.partition("=")
@@ -419,22 +412,11 @@ def config_from_arguments(module, args):
 
 
 def run(module, args, parser):
-    """Runs a recipe from parsed arguments; a bad config, dataset or workdir exits 2 with
-    the message, data that cannot be had (offline TFDS) exits 1 with the message."""
-    try:
-        config = config_from_arguments(module, args)
-        workdir = args.workdir or os.path.join("runs", module.NAME + ("-smoke" if args.smoke else ""))
-        dataset_info(config)
-        check_workdir(config, workdir)
-    except (ValueError, OSError) as error:
-        parser.error(str(error))  # prints usage and the message, exits 2
-    try:
-        return module.train_and_evaluate(config, workdir)
-    except (ConnectionError, ImportError) as error:
-        if not str(error).startswith("deepkit.data"):
-            raise  # a bug, not data that cannot be had: keep the traceback
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        sys.exit(1)
+    """Runs a recipe from parsed arguments, as ``deepkit run`` does (:func:`deepkit.cli.run_recipe`:
+    a user mistake exits 2 with one line, a failed run 1, Ctrl-C 130)."""
+    from deepkit import cli
+
+    return cli.run_recipe(module, args, parser)
 
 
 def main(module, argv=None):

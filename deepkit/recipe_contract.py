@@ -7,12 +7,18 @@ what the runner (:mod:`deepkit.recipe`) and the command line need, naming what i
 missing. Adding a recipe is adding a module; docs/adding_a_recipe.md walks through one.
 """
 
+import ast
 import dataclasses
+import difflib
 import importlib
+import inspect
+import os
 import pkgutil
-from typing import ClassVar
+import re
+from typing import TYPE_CHECKING, ClassVar
 
-from deepkit.data.dataset_info import DatasetInfo
+if TYPE_CHECKING:  # deepkit.data imports TensorFlow; the registry must not (deepkit list)
+    from deepkit.data.dataset_info import DatasetInfo
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -41,7 +47,7 @@ class RecipeConfig:
 
     DATA_KINDS: ClassVar[tuple] = ()  # kinds of deepkit.data datasets --data may name; () accepts every kind
     AFTER_TRAINING: ClassVar[tuple] = ()  # fields that may change when a run resumes (besides epochs, export_dir)
-    GENERATED_DATA: ClassVar[DatasetInfo | None] = None  # the DatasetInfo of data the recipe makes itself
+    GENERATED_DATA: ClassVar["DatasetInfo | None"] = None  # the DatasetInfo of data the recipe makes itself
 
     data: str  # the dataset: a name of deepkit.data (see deepkit.data.list_datasets())
     epochs: int  # training epochs (a finished run trains on to this many)
@@ -98,7 +104,81 @@ def recipe_names():
 def load_recipe(name):
     """The module ``deepkit.recipes.<name>``, checked by :func:`check_recipe`; ValueError
     naming the recipes if there is none of that name."""
+    check_recipe_name(name)
+    return check_recipe(importlib.import_module(f"deepkit.recipes.{name}"), name)
+
+
+def check_recipe_name(name):
+    """``name`` if a recipe has it, else a ValueError suggesting the closest name and listing all."""
     names = recipe_names()
     if name not in names:
-        raise ValueError(f"unknown recipe {name!r}; recipes: {', '.join(names)}")
-    return check_recipe(importlib.import_module(f"deepkit.recipes.{name}"), name)
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown recipe {name!r}; {hint}recipes: {', '.join(names)}")
+    return name
+
+
+# === Reading a recipe without importing it ===
+# `deepkit list` and `deepkit run <recipe> --help` read the recipes' sources, so that
+# they answer without importing Keras and TensorFlow (seconds on a loaded machine).
+
+
+def recipe_source(name):
+    """The source text of recipe ``name`` (its module, or its package's ``__init__.py``)."""
+    from deepkit import recipes
+
+    for folder in recipes.__path__:
+        for path in (os.path.join(folder, f"{name}.py"), os.path.join(folder, name, "__init__.py")):
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as f:
+                    return f.read()
+    raise ValueError(f"recipe {name!r}: no source file in {list(recipes.__path__)}")
+
+
+def _config_class(tree):
+    return next((node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Config"), None)
+
+
+def recipe_summary(name):
+    """``(task, default data, first docstring line)`` of recipe ``name``, read from its
+    source; ``None`` where the source does not spell one as a literal (then import it)."""
+    tree = ast.parse(recipe_source(name))
+    doc = (ast.get_docstring(tree) or "").strip().splitlines()
+    task = next((node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                 and [getattr(t, "id", None) for t in node.targets] == ["TASK"]
+                 and isinstance(node.value, ast.Constant)), None)
+    config, data = _config_class(tree), None
+    if config is not None:
+        data = next((node.value.value for node in config.body if isinstance(node, ast.AnnAssign)
+                     and getattr(node.target, "id", None) == "data" and isinstance(node.value, ast.Constant)), None)
+    return task, data, doc[0] if doc else None
+
+
+FIELD_LINE = re.compile(r"    (\w+)\s*:")  # a field of a class body, not a docstring line
+
+
+def field_lines(class_source, names, lines):
+    """Adds to ``lines`` (name -> line) the field lines of ``class_source`` among ``names``."""
+    for line in class_source.splitlines():
+        match = FIELD_LINE.match(line)
+        if match and match[1] in names and match[1] not in lines:
+            lines[match[1]] = "  " + line.strip()
+    return lines
+
+
+def config_reference_from_source(name):
+    """What ``deepkit.recipe.config_reference`` gives for recipe ``name``, from its source;
+    ``None`` if its ``Config`` does not derive from ``recipe.RecipeConfig`` directly."""
+    source = recipe_source(name)
+    config = _config_class(ast.parse(source))
+    if config is None or [ast.unparse(base) for base in config.bases] != ["recipe.RecipeConfig"]:
+        return None
+    own = [node.target.id for node in config.body
+           if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+           and not ast.unparse(node.annotation).startswith("ClassVar")]
+    inherited = [field.name for field in dataclasses.fields(RecipeConfig)]
+    names = own + [n for n in inherited if n not in own]
+    body = "\n".join(source.splitlines()[config.lineno - 1 : config.end_lineno])  # with the last line's comment
+    lines = field_lines(body, names, {})
+    lines = field_lines(inspect.getsource(RecipeConfig), names, lines)
+    return f"config of {name} (set with --set KEY=VALUE or --config FILE):\n" + "\n".join(lines.values())

@@ -41,6 +41,7 @@ def test_no_command_prints_help_and_exits_2(capsys):
     "argv, message",
     [
         (("run", "nope"), f"unknown recipe 'nope'; recipes: {', '.join(recipe_names())}"),
+        (("run", "textgn"), "unknown recipe 'textgn'; did you mean 'textgen'? recipes: "),
         (("fly",), "invalid choice: 'fly'"),
         (("run", "forecast", "--bogus"), "unrecognized arguments: --bogus"),
         (("run", "forecast", "--epochs", "-1"), "epochs must be >= 1, received -1"),
@@ -50,6 +51,7 @@ def test_no_command_prints_help_and_exits_2(capsys):
         (("run", "forecast", "--set", "window=wide"), "bad value for 'window' (int expected)"),
         (("run", "forecast", "--set", "window"), "--set expects KEY=VALUE, received 'window'"),
         (("run", "forecast", "--config", "/no/such/file.json"), "No such file or directory"),
+        (("run", "forecast", "--set", "learning_rate=nan"), "expected a finite number, received 'nan'"),
         (("run", "forecast", "--data", "polarity"), "holds labelled_text data; this recipe reads time_series"),
         (("run", "forecast", "--data", "nope"), "unknown dataset 'nope'"),
         (("run", "timing", "--data", "digits"), "timing generates its own data"),
@@ -78,15 +80,19 @@ def test_offline_tfds_data_exits_1_naming_the_offline_dataset(tmp_path, capsys, 
 
 
 def test_python_m_deepkit_runs_a_recipe_end_to_end_and_says_where_everything_went(tmp_path):
+    """Without TF_CPP_MIN_LOG_LEVEL set, TensorFlow's start-up lines stay hidden; a smoke
+    run's SavedModel goes under its workdir, never to the serving folder saved_models/."""
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run(
-        [sys.executable, "-m", "deepkit", "run", "forecast", "--smoke", "--workdir", str(tmp_path / "w"),
-         "--set", f"export_dir={tmp_path / 'sm'}"],
-        capture_output=True, text=True, env=QUIET, cwd=tmp_path,
+        [sys.executable, "-m", "deepkit", "run", "forecast", "--smoke", "--workdir", str(tmp_path / "w")],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "cuda" not in result.stderr.lower() and "cpu_feature_guard" not in result.stderr, result.stderr[-2000:]
     summary = result.stdout[result.stdout.index("== forecast: done"):]
     assert "data:        sunspots, offline: statsmodels" in summary
-    assert f"SavedModel:  {tmp_path / 'sm' / 'forecast' / '1'}" in summary
+    assert f"SavedModel:  {tmp_path / 'w' / 'saved_models' / 'forecast' / '1'}" in summary
+    assert not (tmp_path / "saved_models").exists()
     assert f"model:       {tmp_path / 'w' / 'model.keras'}" in summary
     assert f"plot:        {tmp_path / 'w' / 'forecast.png'}" in summary
     assert "metric:      mae = " in summary and "trained:     2 epochs (2 in this run)" in summary
@@ -105,6 +111,26 @@ def test_python_m_recipe_takes_the_same_flags():
 def test_version():
     result = subprocess.run([sys.executable, "-m", "deepkit", "--version"], capture_output=True, text=True, env=QUIET)
     assert result.returncode == 0 and result.stdout.startswith("deepkit ")
+
+
+@pytest.mark.parametrize("argv, status", [
+    (["--version"], 0), (["list"], 0), (["--help"], 0), (["run", "forecast", "--help"], 0),
+    (["run", "forcast"], 2), (["run", "forecast", "--epochs", "two"], 2),
+])
+def test_list_help_version_and_argument_errors_never_import_tensorflow(argv, status):
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "deepkit", *argv], capture_output=True,
+                            text=True, env=QUIET)
+    assert result.returncode == status, result.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "deepkit.cli" in imported
+    assert not {"tensorflow", "keras"} & imported
+
+
+def test_the_source_read_config_reference_is_the_imported_one():
+    from deepkit.recipe_contract import config_reference_from_source
+
+    for name in recipe_names():
+        assert config_reference_from_source(name) in (None, config_reference(load_recipe(name))), name
 
 
 def test_run_help_lists_the_recipes_config_fields(capsys):

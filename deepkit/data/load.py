@@ -16,6 +16,29 @@ from deepkit.data.dataset_info import DatasetInfo
 FILE_SPLIT = "80/20 in file order (the first 80% of the rows for training)"
 
 
+class MissingFeatureError(KeyError):
+    """A feature (a CSV column, an array of an ``.npz``) a caller asked for that the dataset lacks."""
+
+    def __str__(self):  # KeyError's own str() quotes the message
+        return str(self.args[0])
+
+
+class Features(dict):
+    """``{feature: array}`` of one dataset; a missing feature is a :class:`MissingFeatureError`
+    naming the dataset and the features it has (a recipe reading ``["value"]`` from a CSV
+    without that column says so)."""
+
+    def __init__(self, name, features):
+        super().__init__(features)
+        self.name = name
+
+    def __missing__(self, key):
+        raise MissingFeatureError(
+            f"deepkit.data: {self.name!r} has no feature {key!r}; expected a column or array named {key!r}. "
+            f"Received features: {sorted(self)}"
+        )
+
+
 def _available():
     return sorted(offline.OFFLINE) + ["tfds:<name>", "csv:<path>", "text:<path>", "npz:<path>"]
 
@@ -64,6 +87,7 @@ def info(name):
     if prefix == "tfds" and rest:
         return tfds_source.tfds_info(rest)
     if prefix in files.READERS and rest:
+        files.check_exists(rest, prefix)  # a missing file is found before anything trains
         return DatasetInfo(name, files.KINDS[prefix], f"user file {rest}", f"the {prefix} file {rest}",
                            split=FILE_SPLIT)
     raise ValueError(f"deepkit.data: unknown dataset {name!r}. Available: {_available()}")
@@ -83,8 +107,9 @@ def load_arrays(name, split="train", **options):
     Args:
         name: An offline dataset or a file (``csv:``, ``text:``, ``npz:``); not ``tfds:``.
         split: ``"train"``, ``"test"`` or ``"all"``, optionally sliced (``"train[:90%]"``).
-        **options: Options of the file reader (``label_column`` and ``delimiter``
-            for CSV, ``per_line`` and ``encoding`` for text); none for offline datasets.
+        **options: Options of the file reader (``label_column``, ``delimiter``,
+            ``encoding`` and ``non_finite`` for CSV, ``per_line`` and ``encoding`` for
+            text, ``non_finite`` for NPZ); none for offline datasets.
 
     Returns:
         ``{feature: array}``; text is an object array of UTF-8 ``bytes``.
@@ -116,7 +141,12 @@ def load_arrays(name, split="train", **options):
         chronological = True
     length = len(next(iter(features.values())))
     indices = splits.split_indices(length, split, chronological)
-    return {key: value[indices] for key, value in features.items()}
+    if len(indices) == 0:  # as TensorFlow Datasets refuses an empty split
+        raise ValueError(
+            f"deepkit.data.load: split {split!r} of {name!r} selects no examples (the dataset has {length}); "
+            "expected a split with at least one example"
+        )
+    return Features(name, {key: value[indices] for key, value in features.items()})
 
 
 def _to_tensor(array):

@@ -10,6 +10,7 @@ those implement the plain LSTM/GRU equations only, and a SavedModel holding
 """
 
 import keras
+from keras import ops
 
 from deepkit.layers import fused
 from deepkit.validation import check_units, describe
@@ -34,6 +35,18 @@ def check_use_cudnn(owner, use_cudnn, what):
             f"{owner}: argument `use_cudnn` must be 'auto' or False (True is refused, deepkit "
             f"never runs cuDNN). Received: use_cudnn={use_cudnn!r}"
         )
+
+
+def zero_padding(sequences, mask):
+    """``sequences`` with the masked steps set to zero by a select, not a product.
+
+    Padding may hold anything, NaN included. The loops discard a masked step's result,
+    so the forward pass never sees it, but the weight gradients sum ``x_t`` times the
+    step's (zero) gradient over every step, and ``NaN * 0`` is NaN; a multiplication
+    by the mask would keep the NaN, ``where`` drops it.
+    """
+    keep = ops.cast(mask, "bool")[:, :, None]
+    return ops.where(keep, sequences, ops.zeros_like(sequences))
 
 
 def cell_property(name):
@@ -88,6 +101,11 @@ class RecurrentLayer(keras.layers.RNN):
                 f"{self._describe()}: argument `sequences` must have {built_dim} features, "
                 f"the size the layer was built with. Received: shape={tuple(shape)}"
             )
+        if len(shape) > 1 and shape[1] == 0:
+            raise ValueError(
+                f"{self._describe()}: argument `sequences` must have at least one time step. "
+                f"Received: shape={tuple(shape)}"
+            )
         if shape[-1] is None:
             raise ValueError(
                 f"{self._describe()}: the feature dimension of `sequences` must be known. "
@@ -130,12 +148,26 @@ class RecurrentLayer(keras.layers.RNN):
         self._check_sequences_shape(sequences.shape)
         if initial_state is not None:
             self._check_initial_state(sequences, initial_state)
-        if mask is not None and tuple(mask.shape) != tuple(sequences.shape[:2]):
+        if mask is not None:
+            mask = self._check_mask(sequences, mask)
+            sequences = zero_padding(sequences, mask)
+        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+    def _check_mask(self, sequences, mask):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        dtype = keras.backend.standardize_dtype(mask.dtype)
+        if dtype != "bool" and not any(kind in dtype for kind in ("int", "float")):
+            raise TypeError(
+                f"{self._describe()}: argument `mask` must be boolean or numeric (any non-zero value is a "
+                f"real step). Received: dtype={dtype}"
+            )
+        if tuple(mask.shape) != tuple(sequences.shape[:2]):
             raise ValueError(
                 f"{self._describe()}: argument `mask` must have shape (batch, timesteps) = "
                 f"{tuple(sequences.shape[:2])}. Received: shape={tuple(mask.shape)}"
             )
-        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+        return mask
 
     def compute_output_spec(self, sequences, initial_state=None, mask=None, training=False):
         self._check_dtype(sequences)

@@ -39,9 +39,15 @@ class Sampling(SavesSeedState, keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def _check(self, shapes):
-        if not isinstance(shapes, (list, tuple)) or len(shapes) != 2:
+        # One tensor's shape is a tuple of ints (build) or the tensor itself (call).
+        pair = isinstance(shapes, (list, tuple)) and len(shapes) == 2
+        if not pair or not all(isinstance(shape, (list, tuple)) for shape in shapes):
+            received = (f"{len(shapes)} tensor(s)" if pair is False and isinstance(shapes, (list, tuple))
+                        and all(isinstance(shape, (list, tuple)) for shape in shapes)
+                        else f"one tensor of shape {tuple(getattr(shapes, 'shape', shapes))}")
             raise ValueError(
-                f"Sampling '{self.name}': inputs must be [z_mean, z_log_var]. Received: {shapes!r}"
+                f"Sampling '{self.name}': inputs must be a list of two tensors [z_mean, z_log_var]. "
+                f"Received: {received}"
             )
         if tuple(shapes[0]) != tuple(shapes[1]):
             raise ValueError(

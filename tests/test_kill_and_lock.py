@@ -1,0 +1,119 @@
+"""Real `deepkit run` processes interrupted the hard ways, then run again: a second run
+on a busy workdir is refused naming the first, Ctrl-C prints one line and exits 130,
+SIGKILL during training and a kill in the middle of the backup write both leave a
+workdir the same command resumes, and a stale lock of a dead run is taken over."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+QUIET = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+
+
+def command(tmp_path, epochs):
+    return [sys.executable, "-m", "deepkit", "run", "forecast", "--smoke", "--workdir", str(tmp_path / "w"),
+            "--set", f"export_dir={tmp_path / 'sm'}", "--epochs", str(epochs)]
+
+
+def start(tmp_path, epochs):
+    return subprocess.Popen(command(tmp_path, epochs), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=QUIET, cwd=tmp_path)
+
+
+def epochs_logged(tmp_path):
+    try:
+        return len(json.loads((tmp_path / "w" / "history.json").read_text()))
+    except (OSError, ValueError):
+        return 0
+
+
+def wait_for_epochs(process, tmp_path, count, timeout=240):
+    deadline = time.monotonic() + timeout
+    while epochs_logged(tmp_path) < count:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run logged no epoch in time"
+        time.sleep(0.05)
+
+
+def test_busy_workdir_ctrl_c_and_sigkill_then_the_same_command_resumes(tmp_path):
+    first = start(tmp_path, epochs=500)
+    wait_for_epochs(first, tmp_path, 1)
+
+    # Two runs on one workdir: the second exits 2 naming the first.
+    second = subprocess.run(command(tmp_path, 500), capture_output=True, text=True, env=QUIET, cwd=tmp_path)
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"is in use by another run (pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
+
+    # Ctrl-C: one line, status 130, the lock released.
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err[-2000:]
+    (line,) = [line for line in err.splitlines() if line.strip()]
+    assert "error: interrupted at epoch" in line and "the same command resumes" in line
+    assert not (tmp_path / "w" / ".lock").exists()
+
+    # SIGKILL during training: the lock stays behind, stale; the rerun takes it over.
+    killed = start(tmp_path, epochs=500)
+    wait_for_epochs(killed, tmp_path, epochs_logged(tmp_path) + 1)
+    killed.kill()
+    killed.wait()
+    assert json.loads((tmp_path / "w" / ".lock").read_text())["pid"] == killed.pid
+    done = epochs_logged(tmp_path)
+    final = subprocess.run(command(tmp_path, done + 1), capture_output=True, text=True, env=QUIET, cwd=tmp_path)
+    assert final.returncode == 0, final.stderr[-2000:]
+    record = json.loads((tmp_path / "w" / "metrics.json").read_text())
+    assert record["training"]["epochs"] == done + 1 and record["training"]["epochs_this_run"] <= 2
+    assert record["saved_model"] == str(tmp_path / "sm" / "forecast" / "1")
+    assert not (tmp_path / "w" / ".lock").exists()
+
+
+# A run whose process dies (os._exit: no cleanup, as SIGKILL) in the middle of writing
+# the backup of epoch 2: half the weights written, or all of them but not yet in place.
+DIE_DURING_BACKUP = """
+import os, sys
+from deepkit import workdir
+import keras
+
+stage, dies_at = sys.argv[1], int(sys.argv[2])
+writes = []
+save_weights = keras.Model.save_weights
+
+def dying_save_weights(self, filepath, *args, **kwargs):
+    if os.path.basename(os.path.dirname(str(filepath))) != "backup":  # another callback's weights
+        return save_weights(self, filepath, *args, **kwargs)
+    writes.append(filepath)
+    if len(writes) == dies_at and stage == "half":
+        with open(filepath, "wb") as f:
+            f.write(b"\\x89HDF\\r\\n\\x1a\\n")  # the first bytes of an HDF5 file, then death
+        os._exit(9)
+    save_weights(self, filepath, *args, **kwargs)
+    if len(writes) == dies_at and stage == "before-replace":
+        os._exit(9)
+
+keras.Model.save_weights = dying_save_weights
+from deepkit.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def test_a_kill_during_the_backup_write_leaves_the_previous_backup_whole(tmp_path):
+    script = tmp_path / "die.py"
+    script.write_text(textwrap.dedent(DIE_DURING_BACKUP))
+    # A fresh run backs up epoch 1 and dies writing epoch 2's; the rerun resumes at
+    # epoch 2 and dies on its first backup write, after the weights, before the replace.
+    for stage, dies_at in (("half", 2), ("before-replace", 1)):
+        died = subprocess.run([sys.executable, str(script), stage, str(dies_at), *command(tmp_path, 3)[3:]],
+                              capture_output=True, text=True, env=QUIET, cwd=tmp_path)
+        assert died.returncode == 9, died.stderr[-2000:]
+        metadata = json.loads((tmp_path / "w" / "backup" / "training_metadata.json").read_text())
+        assert metadata["epoch"] == 1  # epoch 2's backup never replaced epoch 1's
+        if stage == "half":
+            assert ".partial.weights.h5" in os.listdir(tmp_path / "w" / "backup")  # beside, not in place
+    again = subprocess.run(command(tmp_path, 3), capture_output=True, text=True, env=QUIET, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    record = json.loads((tmp_path / "w" / "metrics.json").read_text())
+    assert record["training"] == {"epochs": 3, "epochs_this_run": 2}
