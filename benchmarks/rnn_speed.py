@@ -80,6 +80,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from deepkit.layers import PeepholeLSTM, RelevanceGRU, fused  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/, the script's folder)
 
 BATCH, FEATURES = 64, 32
 
@@ -411,6 +412,7 @@ def main(argv=None):
 
     peak = matmul_peak_gflops()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"CPU: {cpu_model()}")
     print(f"machine: {os.cpu_count()} CPU threads, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
           f"load average {load:.2f} at start")
     print(f"CPU allocator: {allocator_description()}")
@@ -454,7 +456,7 @@ def main(argv=None):
         print(markdown_table(rows, peak))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"matmul_peak_gflops": peak, "cpu_allocator": allocator_description(), "rows": rows}, f, indent=2)
+            json.dump({"cpu": cpu_model(), "matmul_peak_gflops": peak, "cpu_allocator": allocator_description(), "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ second with a WordSim-353 rho >= gensim's - 0.02.
 import argparse
 import dataclasses
 import os
-import platform
 import statistics
 import sys
 import time
@@ -32,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 from deepkit.recipes import word2vec as recipe  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/, the script's folder)
 
 
 def train_deepkit(config, corpus):
@@ -47,17 +47,6 @@ def train_deepkit(config, corpus):
 
 def wordsim(words, vectors):
     return recipe.word_pair_spearman(words, vectors, "wordsim353.tsv")[0]
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-    except OSError:
-        return platform.processor()
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    return f"{name}, {os.cpu_count()} CPUs, " + " ".join(f for f in ("avx2", "fma", "avx512f") if f in flags)
 
 
 def main(argv=None):
