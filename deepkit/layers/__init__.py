@@ -4,6 +4,7 @@ Recurrent: :class:`PeepholeLSTM` (+ cell), :class:`RelevanceGRU` (+ cell), :clas
 Generative: :class:`Sampling` (VAE reparameterisation), :class:`Corruption` (denoising).
 """
 
+from deepkit.layers.attention import BahdanauAttention, LuongAttention
 from deepkit.layers.brnn import BRNN
 from deepkit.layers.corruption import Corruption
 from deepkit.layers.crf import CRF
@@ -14,6 +15,8 @@ from deepkit.layers.sampling import Sampling
 __all__ = [
     "BRNN",
     "CRF",
+    "BahdanauAttention",
+    "LuongAttention",
     "Corruption",
     "PeepholeLSTM",
     "PeepholeLSTMCell",

@@ -5,8 +5,9 @@ fails until every registered ``deepkit>`` name is covered by some case.
 """
 
 import keras
+import numpy as np
 
-from deepkit import layers
+from deepkit import layers, models
 from deepkit.testing.harness import HarnessCase
 
 BATCH, TIMESTEPS, FEATURES, UNITS = 4, 5, 4, 6
@@ -123,7 +124,62 @@ def recurrent_cases():
             weight_shapes=_gru_shapes(UNITS, 3) * 2,
         )
     )
+    cases += seq2seq_cases()
     return cases
+
+
+SOURCE_TOKENS, TARGET_TOKENS = list("abcde"), list("xyz")
+
+
+def token_pairs(rng):
+    """``[source_ids, target_in]``, int32, padded after a few real tokens."""
+    source = rng.integers(2, 2 + len(SOURCE_TOKENS), size=(BATCH, TIMESTEPS)).astype("int32")
+    source[1, 3:] = source[3, 1:] = 0
+    target_in = rng.integers(4, 4 + len(TARGET_TOKENS), size=(BATCH, TIMESTEPS)).astype("int32")
+    target_in[:, 0] = 2  # <start>
+    target_in[2, 2:] = 0
+    return [source, target_in]
+
+
+def token_pairs_and_targets(rng):
+    source, target_in = token_pairs(rng)
+    target_out = np.concatenate([target_in[:, 1:], np.zeros((BATCH, 1), "int32")], 1)
+    return [source, target_in], target_out
+
+
+def seq2seq_model(attention, encoder, cell):
+    def make_model():
+        return models.Seq2Seq(encoder(), cell(), SOURCE_TOKENS, TARGET_TOKENS, attention=attention, embedding_dim=3,
+                              max_source_length=TIMESTEPS, max_target_length=TIMESTEPS - 1, beam_width=2)
+
+    return make_model
+
+
+def compile_seq2seq(model, jit_compile):
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=jit_compile)
+
+
+def seq2seq_cases():
+    """The encoder-decoder with each attention (teacher-forced logits are what the checks compare)."""
+    common = dict(make_inputs=token_pairs, make_train_data=token_pairs_and_targets, compile_model=compile_seq2seq)
+    return [
+        HarnessCase(
+            id="seq2seq_bahdanau_brnn_gru",
+            covers=["deepkit>Seq2Seq", "deepkit>BahdanauAttention", "deepkit>masked_token_accuracy", "deepkit>BRNN"],
+            make_model=seq2seq_model(
+                "bahdanau", lambda: layers.BRNN(keras.layers.GRU(UNITS, return_sequences=True, return_state=True)),
+                lambda: layers.RelevanceGRUCell(UNITS)),
+            **common,
+        ),
+        HarnessCase(
+            id="seq2seq_luong_peephole_lstm",
+            covers=["deepkit>Seq2Seq", "deepkit>LuongAttention", "deepkit>PeepholeLSTMCell"],
+            make_model=seq2seq_model(
+                "luong", lambda: layers.PeepholeLSTM(UNITS, return_sequences=True, return_state=True),
+                lambda: layers.PeepholeLSTMCell(UNITS)),
+            **common,
+        ),
+    ]
 
 
 def all_cases():

@@ -33,6 +33,7 @@ OWN_FILES = {
     "deepdream": ["octaves.png", "low_vs_high.png", "dream_objective.png"],
     "style_transfer": ["side_by_side.png", "result.png"],
     "tagging": ["per_tag_f1.png", "transitions.png"],
+    "translate": ["attention.png", "samples.txt"],
 }
 
 # Recipes whose model is not trained (they optimise pixels): their record says 0 epochs.
@@ -53,6 +54,10 @@ def serving_request(name, config, model):
     if name == "tagging":  # sentences, one empty, to the tag_ids endpoint (serve's strings do not go through npz)
         sentences = np.array(["2005 年 7 月 14 日 、 南アフリカ で".encode(), b"", "no-such-word".encode()])
         return [sentences], "tag_ids", model.predict(tf.constant(sentences), verbose=0)["tag_ids"]
+    if name == "translate":  # source ids to beam_search: its outputs sort attention, ids, scores; attention compared
+        source = rng.integers(2, model.source_vocabulary_size, size=(2, config.max_source_length)).astype("int32")
+        source[1, 5:] = 0
+        return [source], "beam_search", model.beam_search(source)["attention"].numpy()
     if name == "vae":
         z = rng.normal(size=(3, config.latent_dim)).astype("float32")
         return [z], "decode", model.decoder.predict(z, verbose=0)
