@@ -36,12 +36,13 @@ import sys
 from typing import ClassVar
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from deepkit import data, plots, recipe
+from deepkit import data, recipe
+from deepkit.export import WithEndpoints
+from deepkit.plots import plt  # pyplot on the Agg backend, set there once
 from deepkit.layers import BRNN, RelevanceGRU
 from deepkit.models import CRFTagger
 
@@ -160,22 +161,20 @@ def build_serving_model(vectorizer, crf_tagger, tag_set):
     decoded = ops.cast(crf_tagger(ids), "int32")
     names = keras.layers.StringLookup(vocabulary=list(tag_set), mask_token="", num_oov_indices=0, invert=True,
                                       name="tag_names")(ops.where(real, decoded + 1, 0))
-    outputs = {"tags": names, "tag_ids": ops.where(real, decoded, -1)}
-    model = keras.Model(sentence, outputs, name="tagging")
-    model.export = lambda path, verbose=True: export_endpoints(model, path, verbose)
-    return model
+    # Named layers name the SavedModel's outputs (deepkit.export.export_named).
+    outputs = {
+        "tags": keras.layers.Identity(name="tags")(names),
+        "tag_ids": keras.layers.Identity(name="tag_ids")(ops.where(real, decoded, -1)),
+    }
+    return keras.Model(sentence, outputs, name="tagging")
 
 
-def export_endpoints(model, path, verbose=True):
-    """The SavedModel of the served model: ``serve`` (``{"tags", "tag_ids"}``) and ``tag_ids``
-    (the ids alone: numbers, for clients, and the tests, that read no strings)."""
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+def with_tag_ids_endpoint(model):
+    """``model`` for ``run.finish``: its SavedModel serves ``serve`` (``{"tags", "tag_ids"}``)
+    and ``tag_ids`` (the ids alone: numbers, for clients, and the tests, that read no strings)."""
     signature = [tf.TensorSpec((None,), tf.string, name="sentence")]
-    archive.add_endpoint("serve", lambda sentences: model(sentences, training=False), input_signature=signature)
-    archive.add_endpoint("tag_ids", lambda sentences: model(sentences, training=False)["tag_ids"],
-                         input_signature=signature)
-    archive.write_out(path, verbose=verbose)
+    tag_ids = tf.function(lambda sentence: model(sentence, training=False)["tag_ids"])
+    return WithEndpoints(model, endpoints={"tag_ids": (tag_ids, signature)})
 
 
 # === Evaluation ===
@@ -327,8 +326,10 @@ def train_and_evaluate(config, workdir):
         "crf_accuracy": "token accuracy (fraction of words)",
         "softmax_accuracy": "token accuracy (fraction of words)",
     }
-    return run.finish(serving_model, metrics, training, plots_title=f"tagging on {config.data}: CRF and softmax taggers",
-                      plots_units=units)
+    kept = [f"{name} epoch {(record.exported or {}).get('epoch', record.epochs)}"
+            for name, record in (("CRF", crf_history), ("softmax", softmax_history))]
+    title = f"tagging on {config.data}: CRF and softmax taggers (best validation loss kept: {', '.join(kept)})"
+    return run.finish(with_tag_ids_endpoint(serving_model), metrics, training, plots_title=title, plots_units=units)
 
 
 def main(argv=None):
