@@ -22,21 +22,27 @@ checks each when it loads it), run by ``deepkit run <name>`` or
 Layout of a run's ``workdir``::
 
     workdir/
-      config.json      the config of the run; re-running the workdir needs the same one
-      backup/          BackupAndRestore state: re-running the same command resumes
+      .lock            pid and host of the run working here (deepkit.workdir); a second
+                       run exits 2 naming it, a dead run's lock is taken over
+      config.json      the config of the run, written when training starts; re-running
+                       the workdir needs the same one (``--restart`` starts it over)
+      backup/          BackupAndRestore state, replaced atomically: re-running resumes
       history.json     per-epoch logs of every epoch trained so far, across resumes
       checkpoints/     last.keras, written at the end of every epoch; best.weights.h5 and
                        best.json, the best epoch so far by the validation metric
                        (deepkit.best_epoch), whose weights the run evaluates and exports
       tensorboard/     TensorBoard logs
       *.png            the recipe's plots (training.png: the training curves)
-      metrics.json     the evaluation metrics, the dataset, the kept epoch, the command and
-                       wall time (deepkit.run_record), and where everything went
+      metrics.json     the evaluation metrics (a non-finite one as null, listed under
+                       "non_finite", and then no SavedModel), the dataset, the kept epoch,
+                       the command and wall time (deepkit.run_record), where everything went
       model.keras      the trained model
     <export_dir>/<name>/<version>/   the SavedModel (TensorFlow Serving layout); a run whose
                                      model the newest version already serves adds none
 
 A recipe that trains several models gives each its own ``run.fit(..., subdir=...)``.
+Training stops at the first non-finite loss (deepkit.non_finite), keeping the last
+finished epoch's checkpoint and backup.
 """
 
 import argparse
