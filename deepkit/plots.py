@@ -41,7 +41,7 @@ def training_curves(history, path, title="training", units=None, exported=None):
     units = {**METRIC_LABELS, **(units or {})}
     names = [k for k in history if not k.startswith("val_")]
     names = sorted(names, key=lambda name: (name != "loss", names.index(name)))  # loss first, then as logged
-    figure, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.4), squeeze=False)
+    figure, axes = plt.subplots(1, len(names), figsize=(max(4 * len(names), 8), 3.7), squeeze=False)
     for axis, name in zip(axes[0], names):
         epochs = range(1, len(history[name]) + 1)
         axis.plot(epochs, history[name], color="C0", marker="." if len(history[name]) < 3 else None,
@@ -56,9 +56,14 @@ def training_curves(history, path, title="training", units=None, exported=None):
         axis.set_xlabel("epoch")
         axis.set_ylabel(units.get(name, name))
         axis.xaxis.get_major_locator().set_params(integer=True)
-        axis.legend(fontsize=7)
+    # One legend for all panels, below them, where it hides no curve.
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     figure.suptitle(title)
-    return _save(figure, path)
+    figure.tight_layout(rect=(0, 0.09, 1, 1))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def image_grid(images, path, title="", columns=None, row_titles=None):
@@ -87,7 +92,8 @@ def scatter_codes(codes, labels, path, title="2-D codes", axis_labels=("code 1",
         colour_label: What the colours stand for (the colour bar's label).
     """
     panels = codes if isinstance(codes, dict) else {title: codes}
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels) + 0.8, 4.2), squeeze=False)
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels) + 0.8, 4.2), squeeze=False)
+    figure.subplots_adjust(wspace=0.32)  # room for each panel's y label
     for axis, (panel, points) in zip(axes[0], panels.items()):
         scattered = axis.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=6)
         axis.set_title(panel if len(panels) > 1 else title, fontsize=10)
