@@ -95,3 +95,12 @@ def test_stop_on_non_finite_loss_raises_at_the_first_bad_batch_of_a_plain_fit():
     x = np.array([[1.0], [2.0], [np.inf], [1.0]], "float32")
     with pytest.raises(NonFiniteLossError, match=r"epoch 1, step 3: loss=(nan|inf); .*no epoch had finished"):
         model.fit(x, x, batch_size=1, epochs=2, verbose=0, shuffle=False, callbacks=[StopOnNonFiniteLoss()])
+
+
+def test_the_docstring_example_runs():
+    import doctest
+
+    from deepkit import non_finite
+
+    result = doctest.testmod(non_finite, extraglobs={"np": np, "keras": keras}, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 4 and result.failed == 0
