@@ -83,8 +83,8 @@ def smoke():
 
 def splits(config):
     """``{"train", "validation", "test"}: (words, tags)`` of ``config.data``."""
-    if config.data.startswith("tfds:"):  # CoNLL-2003 comes with its own validation split
-        names = {"train": "train", "validation": "validation", "test": "test"}
+    if config.data.startswith("tfds:"):  # CoNLL-2003 comes with its own validation split, "dev"
+        names = {"train": "train", "validation": "dev", "test": "test"}
     else:
         cut = 100 - config.validation_percent
         names = {"train": f"train[:{cut}%]", "validation": f"train[{cut}%:]", "test": "test"}

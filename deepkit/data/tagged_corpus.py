@@ -113,7 +113,7 @@ def tagged_sentences(name, split="train", max_sentences=0):
         name: An offline tagged dataset (``"hironsan_ner"``) or ``"tfds:conll2003"``
             (any TFDS dataset with ``tokens`` and a ``ner`` sequence of class labels).
         split: ``"train"``, ``"test"`` or ``"all"``, optionally sliced (``"train[:90%]"``);
-            for TFDS, its own splits (``"train"``, ``"validation"``, ``"test"``).
+            for TFDS, its own splits (CoNLL-2003's ``"train"``, ``"dev"``, ``"test"``).
         max_sentences: Keep only the first N sentences (0: all of them).
 
     Returns:

@@ -75,3 +75,15 @@ def test_loading_as_arrays_gives_space_joined_utf8_sentences():
     lengths = [len(t.split(b" ")) for t in arrays["tokens"]]
     assert lengths == [len(t.split(b" ")) for t in arrays["tags"]]
     assert np.all(np.array(lengths) > 0)
+
+
+def test_tfds_conll2003_is_read_through_its_tokens_and_ner_features(monkeypatch):
+    """TFDS' mock data (no network) goes through the TFDS reader up to the per-sentence
+    check: it draws the lengths of `tokens` and `ner` independently, which the reader refuses."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from deepkit.data import tfds_source
+
+    monkeypatch.setattr(tfds_source, "network_available", lambda timeout=2.0: True)
+    with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
+        with pytest.raises(ValueError, match=r"'tfds:conll2003' sentence 0: expected one tag per word"):
+            data.tagged_sentences("tfds:conll2003", "dev")
