@@ -141,7 +141,9 @@ def claim(metrics):
     can, gan, top = metrics["style_entropy_can"], metrics["style_entropy_gan"], metrics["max_entropy"]
     verdict = "closer to uniform" if can > gan else "not closer to uniform"
     return (f"style entropy of the samples: CAN {can:.3f} nats, GAN {gan:.3f} nats (uniform {top:.3f}, real digits "
-            f"{metrics['style_entropy_real']:.3f}): the CAN's style posteriors are {verdict} than the GAN's")
+            f"{metrics['style_entropy_real']:.3f}): the CAN's style posteriors are {verdict} than the GAN's; "
+            f"its discriminator tells its samples from held-out real digits with accuracy "
+            f"{metrics['d_accuracy_can']:.2f}, the GAN's {metrics['d_accuracy_gan']:.2f} (0.5: cannot tell)")
 
 
 def train_and_evaluate(config, workdir):

@@ -42,7 +42,7 @@ def test_can_and_gan_start_from_the_same_generator():
 @pytest.mark.parametrize("can, gan, verdict", [(1.2, 0.4, "are closer to uniform"), (0.3, 0.5, "are not closer")])
 def test_the_printed_claim_follows_from_the_entropies(can, gan, verdict):
     metrics = {"style_entropy_can": can, "style_entropy_gan": gan, "max_entropy": math.log(10),
-               "style_entropy_real": 0.05}
+               "style_entropy_real": 0.05, "d_accuracy_can": 0.9, "d_accuracy_gan": 0.6}
     assert verdict in load_recipe("can").claim(metrics)
 
 
