@@ -26,7 +26,8 @@ per task (cnn, rnn) and optimizer (sgd, momentum, adagrad, rmsprop, adam):
 optimizer that never gets there), `<task>_<optimizer>_learning_rate`, and
 `rosenbrock_<optimizer>_final` (f at the path's end, the minimum is 0), plus
 `cnn_test_accuracy` of the exported model. The SavedModel is the CNN trained with the
-optimizer of the lowest final validation loss: its serve takes images, (batch, height,
+optimizer of the lowest final validation loss, at its best epoch by validation loss
+(the runner keeps it): its serve takes images, (batch, height,
 width, 1) in [0, 1], and returns the ten digits' probabilities, (batch, 10).
 
 Reference: Kingma & Ba 2015 (Adam); Tieleman & Hinton 2012 (RMSprop); Duchi et al.
