@@ -265,7 +265,7 @@ def generator_function(model):
                                       (tf.constant(0), probabilities, states, rows))
         return {"roll": rows.stack()}
 
-    return tf.function(generate, reduce_retracing=True)
+    return tf.function(generate, reduce_retracing=True, autograph=False)  # the loop is a tf.while_loop: nothing to convert
 
 
 def serving_bundle(model):
