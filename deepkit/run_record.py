@@ -98,10 +98,11 @@ def describe_epoch(exported):
     return text + f" (best {exported['monitor']} = {exported['value']:.4g}, {exported['mode']})"
 
 
-def run_section(name, config, workdir, wall_time_s, smoke=None):
+def run_section(name, config, workdir, wall_time_s, smoke=None, trained=True):
     """The ``run`` section of metrics.json: ``command``, ``finished_utc``, ``wall_time_s``
-    (this invocation), ``total_wall_time_s`` (every finished invocation of this workdir,
-    resumes included, read from the previous metrics.json) and ``cpu_cores``."""
+    (this invocation), ``total_wall_time_s`` (what the result cost: the finished
+    invocations of this workdir that trained, read from the previous metrics.json, plus
+    this one if it ``trained``; a re-run that trains no epoch adds nothing) and ``cpu_cores``."""
     previous = 0.0
     try:
         with open(os.path.join(workdir, "metrics.json")) as f:
@@ -115,6 +116,6 @@ def run_section(name, config, workdir, wall_time_s, smoke=None):
         "command": command_line(name, config, smoke, workdir),
         "finished_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_time_s": round(wall_time_s, 1),
-        "total_wall_time_s": round(previous + wall_time_s, 1),
+        "total_wall_time_s": round(previous + (wall_time_s if trained or not previous else 0.0), 1),
         "cpu_cores": cores(),
     }

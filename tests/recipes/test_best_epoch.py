@@ -75,8 +75,11 @@ def test_training_on_to_a_better_epoch_exports_a_new_version_and_a_rerun_none(tm
         return json.loads((tmp_path / "run" / "metrics.json").read_text())
 
     base = str(tmp_path / "saved_models" / "best_epoch_test")
-    assert finished(2)["saved_model_is_new"] is True and versions(base) == [1]
-    assert finished(2)["saved_model_is_new"] is False and versions(base) == [1]  # the same command again
+    first = finished(2)
+    assert first["saved_model_is_new"] is True and versions(base) == [1]
+    rerun = finished(2)  # the same command again: no epoch trained, nothing exported, no time added
+    assert rerun["saved_model_is_new"] is False and versions(base) == [1]
+    assert rerun["run"]["total_wall_time_s"] == first["run"]["total_wall_time_s"]
     again = finished(4)  # two better epochs: a new model
     assert again["saved_model_is_new"] is True and again["saved_model"].endswith("/2") and versions(base) == [1, 2]
 
