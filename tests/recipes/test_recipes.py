@@ -27,12 +27,16 @@ OWN_FILES = {
     "music": ["nll.png", "validation_nll.png", "piano_rolls.png", "generated_tanh.mid", "generated_lstm.mid",
               "generated_peephole_lstm.mid", "generated_gru.mid"],
     "autoencoder": ["reconstructions.png", "codes.png"],
-    "vae": ["latent_grid.png", "interpolation.png", "reconstructions.png", "latent_codes.png"],
-    "gan": ["samples_epoch_001.png", "progress.png", "samples.npz"],
+    "vae": ["latent_grid.png", "interpolation.png", "reconstructions.png", "latent_codes.png", "fresh_samples.png",
+            "digit_judge.keras"],
+    "gan": ["samples_epoch_001.png", "progress.png", "samples.npz", "fresh_samples.png", "digit_judge.keras"],
+    "can": ["can/samples_epoch_001.png", "gan/samples_epoch_001.png", "progress_can.png", "progress_gan.png",
+            "side_by_side.png", "style_posteriors.png", "digit_judge.keras"],
     "cnn_cam": ["cam_grid.png", "localization.png", "layer_sizes.png"],
     "deepdream": ["octaves.png", "low_vs_high.png", "dream_objective.png"],
     "style_transfer": ["side_by_side.png", "result.png"],
     "tagging": ["per_tag_f1.png", "transitions.png"],
+    "optimizers": ["cnn_loss.png", "rnn_loss.png", "rosenbrock.png", "learning_rates.json"],
     "translate": ["attention.png", "samples.txt"],
 }
 
@@ -49,7 +53,7 @@ def serving_request(name, config, model):
     if name == "word2vec":  # words, one unknown, to the lookup endpoint: their vectors
         words = np.array([model.vocabulary[0].encode(), b"no-such-word"])
         return [words], "lookup", model.lookup(tf.constant(words))["vectors"].numpy()
-    if name == "gan":
+    if name in ("gan", "can"):
         return [np.int32(3), np.int32(5)], "generate", model.generate(3, 5).numpy()
     if name == "tagging":  # sentences, one empty, to the tag_ids endpoint (serve's strings do not go through npz)
         sentences = np.array(["2005 年 7 月 14 日 、 南アフリカ で".encode(), b"", "no-such-word".encode()])
