@@ -217,7 +217,10 @@ def train_and_evaluate(config, workdir):
             os.path.join(run.workdir, "attention.png"), test_sources[shown], beam[shown], weights[shown],
             f"{config.attention} attention of the beam search's best output, test sentences",
         )
-    return run.finish(model, metrics, history)
+    return run.finish(model, metrics, history, plots_units={
+        "loss": "cross-entropy (nats per target character)",
+        "masked_token_accuracy": "target characters right (fraction, teacher-forced)",
+    })
 
 
 def main(argv=None):

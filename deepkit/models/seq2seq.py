@@ -37,6 +37,20 @@ def masked_token_accuracy(y_true, y_pred):
     return ops.sum(right * mask, axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
 
 
+@register
+def masked_sparse_crossentropy(y_true, y_pred):
+    """Per sequence, the mean cross-entropy of the logits ``y_pred`` over its real
+    (non-padding) target tokens: ``Σ_t m_t CE_t / Σ_t m_t`` with ``m_t = y_t != 0``.
+
+    Averaging per sequence (and then over the batch) rather than over all the batch's
+    tokens keeps a step the same however the batch is split over replicas.
+    """
+    y_true = ops.cast(y_true, "int32")
+    mask = ops.cast(ops.not_equal(y_true, PAD), "float32")
+    losses = keras.losses.sparse_categorical_crossentropy(y_true, ops.cast(y_pred, "float32"), from_logits=True)
+    return ops.sum(losses * mask, axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
+
+
 def tokenize(text, tokens):
     """``text`` as a list of characters or whitespace-separated words."""
     return list(text) if tokens == "characters" else text.split()
@@ -222,22 +236,22 @@ class Seq2Seq(keras.Model):
 
     def build(self, input_shape):
         source_shape = tuple(input_shape[0])
-        self.source_embedding.build(source_shape)
-        self.target_embedding.build(tuple(input_shape[1]))
+        _build(self.source_embedding, source_shape)
+        _build(self.target_embedding, tuple(input_shape[1]))
         outputs = self.encoder(keras.KerasTensor((None, source_shape[1], self.embedding_dim), dtype=self.compute_dtype))
         memory_dim, state_dim = outputs[0].shape[-1], sum(o.shape[-1] for o in outputs[1:])
         for bridge in self.bridges:
-            bridge.build((None, state_dim))
+            _build(bridge, (None, state_dim))
         units = self.state_sizes[0]
         cell_input = self.embedding_dim + {None: 0, "bahdanau": memory_dim, "luong": units}[self.attention]
-        self.decoder_cell.build((None, cell_input))
+        _build(self.decoder_cell, (None, cell_input))
         hidden = units
         if self.attention is not None:
-            self.attention_layer.build((None, units), (None, source_shape[1], memory_dim))
+            _build(self.attention_layer, (None, units), (None, source_shape[1], memory_dim))
             hidden = units + memory_dim if self.attention == "bahdanau" else units
         if self.attentional is not None:
-            self.attentional.build((None, memory_dim + units))
-        self.output_layer.build((None, hidden))
+            _build(self.attentional, (None, memory_dim + units))
+        _build(self.output_layer, (None, hidden))
         self.built = True
 
     # === Encoder and one decoder step ===
@@ -302,10 +316,9 @@ class Seq2Seq(keras.Model):
     # === Training ===
 
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
-        """Keras' ``compile``; by default the cross-entropy of the logits with the padding
-        (id 0) left out, and :func:`masked_token_accuracy` as the metric."""
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD) \
-            if loss is None else loss
+        """Keras' ``compile``; by default :func:`masked_sparse_crossentropy` (padding, id 0,
+        left out) as the loss and :func:`masked_token_accuracy` as the metric."""
+        loss = masked_sparse_crossentropy if loss is None else loss
         metrics = [masked_token_accuracy] if metrics is None else metrics
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
@@ -451,18 +464,17 @@ class Seq2Seq(keras.Model):
         lengths = tf.cast(pieces.row_lengths(), tf.int32)
         ids = tf.ragged.map_flat_values(table.lookup, pieces)
         unit = "characters" if self.tokens == "characters" else "words"
-        checks = [
-            tf.debugging.assert_positive(lengths, message="translate: expected non-empty strings; received "
-                                         "an empty one (token counts per string follow)", summarize=16),
-            tf.debugging.assert_less_equal(
-                lengths, self.max_source_length, summarize=16,
-                message=f"translate: expected strings of at most {self.max_source_length} {unit} (the model's "
-                        f"max_source_length); received longer ones (token counts per string follow)"),
-            tf.debugging.assert_equal(
-                tf.reduce_any(tf.equal(ids.flat_values, UNKNOWN)), False,
-                message=f"translate: expected {unit} of the source vocabulary; received others in: "
-                        f"{_preview(self.source_vocabulary)}", summarize=1),
-        ]
+        unknown = tf.reduce_any(tf.equal(ids, UNKNOWN), axis=1)
+        refused = (
+            (lengths < 1, "expected non-empty strings; received empty ones"),
+            (lengths > self.max_source_length, f"expected strings of at most {self.max_source_length} {unit} "
+                                                f"(the model's max_source_length); received longer ones:"),
+            (unknown, f"expected {unit} of the source vocabulary {_preview(self.source_vocabulary)}; received "
+                      f"strings with others:"),
+        )
+        checks = [tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)),
+                                      [f"translate: {message}", tf.boolean_mask(texts, bad)], summarize=8)
+                  for bad, message in refused]
         with tf.control_dependencies(checks):
             return tf.identity(ids.to_tensor(default_value=PAD, shape=[None, self.max_source_length]))
 
@@ -472,7 +484,8 @@ class Seq2Seq(keras.Model):
         keep = tf.logical_and(tf.cumsum(tf.cast(tf.equal(ids, END), tf.int32), axis=-1) == 0,
                               ids >= len(TARGET_RESERVED))
         pieces = tf.ragged.boolean_mask(tf.gather(tokens, ids), keep)
-        return tf.strings.reduce_join(pieces, axis=-1, separator="" if self.tokens == "characters" else " ")
+        texts = tf.strings.reduce_join(pieces, axis=-1, separator="" if self.tokens == "characters" else " ")
+        return texts.to_tensor() if isinstance(texts, tf.RaggedTensor) else texts  # Serving answers dense tensors
 
     def serving_endpoints(self):
         strings = tf.TensorSpec((None,), tf.string)
@@ -542,6 +555,13 @@ class Seq2Seq(keras.Model):
         for name in ("encoder", "decoder_cell"):
             config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
+
+
+def _build(layer, *shapes):
+    # A sub-layer restored by from_config may come built already (Keras records its
+    # build config); building it again would add its weights twice.
+    if not layer.built:
+        layer.build(*shapes)
 
 
 class _Functions:

@@ -165,7 +165,8 @@ def seq2seq_cases():
     return [
         HarnessCase(
             id="seq2seq_bahdanau_brnn_gru",
-            covers=["deepkit>Seq2Seq", "deepkit>BahdanauAttention", "deepkit>masked_token_accuracy", "deepkit>BRNN"],
+            covers=["deepkit>Seq2Seq", "deepkit>BahdanauAttention", "deepkit>masked_token_accuracy",
+                    "deepkit>masked_sparse_crossentropy", "deepkit>BRNN"],
             make_model=seq2seq_model(
                 "bahdanau", lambda: layers.BRNN(keras.layers.GRU(UNITS, return_sequences=True, return_state=True)),
                 lambda: layers.RelevanceGRUCell(UNITS)),
