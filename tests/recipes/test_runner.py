@@ -110,7 +110,7 @@ def test_overrides_convert_to_the_field_types():
         (forecast, {"batch_size": -4}, "batch_size must be >= 1, received -4"),
         (forecast, {"seed": "-1"}, "seed must be >= 0"),
         (timing, {"data": "digits"}, "timing generates its own data"),
-        (timing, {"timesteps": "3"}, "timesteps must be >= 4"),
+        (timing, {"timesteps": "3"}, "timesteps must be >= 2 . max_interval . 1 = 61"),
         (sentiment, {"learning_rate": "fast"}, "bad value for 'learning_rate'"),
         (forecast, {"residual": "maybe"}, "expected true or false, received 'maybe'"),
         (textgen, {"temperatures": "0.5,0"}, "temperatures must be one or more positive numbers"),
