@@ -2,7 +2,7 @@
 
 import keras
 
-from deepkit.layers.recurrent_layer import zero_padding
+from deepkit.layers.recurrent_layer import RecurrentLayer, zero_padding
 from deepkit.registry import register
 from deepkit.validation import check_choice, describe
 
@@ -97,8 +97,9 @@ class BRNN(keras.layers.Bidirectional):
                     "(the forward layer's states, then the backward layer's). "
                     f"Received: {len(states)} tensor(s)"
                 )
-        if mask is not None and not isinstance(mask, (list, tuple)):
+        if mask is not None and not isinstance(mask, (list, tuple)) and not isinstance(self.forward_layer, RecurrentLayer):
             # Keras' own recurrent layers inside get the padding too: zero it by a select
-            # (NaN there would otherwise reach every weight gradient).
+            # (NaN there would otherwise reach every weight gradient). deepkit's layers
+            # zero it themselves.
             sequences = zero_padding(sequences, mask)
         return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
