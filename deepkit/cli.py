@@ -23,6 +23,7 @@ import sys
 import deepkit
 from deepkit import recipe_contract
 from deepkit.run_arguments import add_run_arguments
+from deepkit.serving import commands as serving
 
 USAGE_EXAMPLES = """examples:
   deepkit list
@@ -43,11 +44,15 @@ def build_parser():
         epilog=USAGE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"deepkit {deepkit.__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{list,run}")
+    commands = parser.add_subparsers(dest="command", metavar="{list,run,predict,serve}")
     commands.add_parser("list", help="the recipes: name, task, default data, what it does")
     run_parser = commands.add_parser("run", help="run a recipe: train, evaluate, plot, export")
     run_parser.add_argument("recipe", help="recipe name (see `deepkit list`)")
     add_run_arguments(run_parser)
+    serving.add_predict_arguments(commands.add_parser(
+        "predict", help="run a SavedModel on a file (TensorFlow Serving JSON, .npy, text) with TensorFlow alone"))
+    serving.add_serve_arguments(commands.add_parser(
+        "serve", help="serve a model's newest SavedModel version with TensorFlow Serving's REST API"))
     return parser, run_parser
 
 
@@ -107,6 +112,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "list":
         return list_recipes()
+    if args.command in ("predict", "serve"):
+        quiet_tensorflow(verbose=False)
+        command = serving.run_predict if args.command == "predict" else serving.run_serve
+        return command(args, parser)
     if args.command == "run":
         try:
             recipe_contract.check_recipe_name(args.recipe)
