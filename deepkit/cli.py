@@ -158,7 +158,7 @@ def _is_user_data_error(error):
 
 def run_recipe(module, args, parser):
     """Runs a recipe from parsed arguments (see the module docstring for the exit statuses)."""
-    from deepkit import non_finite, recipe, workdir as workdirs
+    from deepkit import distribution, non_finite, recipe, workdir as workdirs
 
     try:
         config = recipe.config_from_arguments(module, args)
@@ -166,6 +166,10 @@ def run_recipe(module, args, parser):
         if args.smoke and "export_dir" not in _explicit_keys(args):
             # A smoke model beside the real versions would be the one a server switches to.
             config = dataclasses.replace(config, export_dir=os.path.join(workdir, "saved_models"))
+        # A non-chief worker of --strategy multiworker writes into a temporary folder instead.
+        placement = distribution.place(getattr(args, "strategy", "default"), workdir, config,
+                                       resume=not args.restart)
+        workdir, config = placement.workdir, placement.config
         recipe.dataset_info(config)
         if args.restart:
             workdirs.restart(workdir)
@@ -173,7 +177,7 @@ def run_recipe(module, args, parser):
     except (ValueError, OSError) as error:
         parser.error(str(error))  # prints usage and the message, exits 2
     try:
-        return module.train_and_evaluate(config, workdir)
+        return recipe.train_and_evaluate(module, config, workdir, placement)
     except KeyboardInterrupt:
         opened = workdirs.open_workdirs()
         epoch = opened[0].epoch if opened else None

@@ -57,7 +57,7 @@ import time
 import keras
 
 from deepkit import data, non_finite, workdir as workdirs
-from deepkit import best_epoch, run_record
+from deepkit import best_epoch, distribution, run_record
 from deepkit.export import export_unless_unchanged, export_version  # noqa: F401
 from deepkit.recipe_contract import RecipeConfig, check_recipe, load_recipe, recipe_names  # noqa: F401
 from deepkit.run_arguments import add_run_arguments  # noqa: F401
@@ -311,6 +311,7 @@ class Run:
             "saved_model_is_new": exported_now,
             "plots": sorted(os.path.join(self.workdir, f) for f in os.listdir(self.workdir) if f.endswith(".png")),
             "config": _jsonable(self.config),
+            "distribution": distribution.run_record(model),
         }
         path = os.path.join(self.workdir, "metrics.json")
         with open(path + ".tmp", "w") as f:
@@ -348,6 +349,18 @@ def start(name, config, workdir, info=None):
     return Run(name, config, workdir, info, opened)
 
 
+def train_and_evaluate(module, config, workdir, placement=None):
+    """``module.train_and_evaluate(config, workdir)`` under the strategy of ``placement``
+    (a :class:`deepkit.distribution.Placement`; default: one device): the one place
+    where a recipe's models and optimizers are built inside ``strategy.scope()``, so
+    that no recipe names a strategy. ``config.batch_size`` is the global batch."""
+    placement = placement or distribution.place("default", workdir, config)
+    with distribution.distributed(placement) as strategy:
+        if placement.strategy_name != "default":
+            print(f"strategy: {distribution.describe(strategy, placement.task)}", flush=True)
+        return module.train_and_evaluate(config, workdir)
+
+
 def print_summary(record, metrics_path, tensorboard):
     dataset = record["dataset"]
     source = dataset["source"].removesuffix(" (offline)")
@@ -369,6 +382,8 @@ def print_summary(record, metrics_path, tensorboard):
     else:
         print(f"plots:       {len(plots)} PNGs in {os.path.dirname(plots[0])}: {os.path.basename(plots[0])} ... "
               f"{os.path.basename(plots[-1])}")
+    if record.get("distribution", {}).get("replicas_in_sync", 1) > 1 or "task" in record.get("distribution", {}):
+        print(f"strategy:    {distribution.describe_record(record['distribution'])}")
     print(f"metrics:     {metrics_path}")
     print(f"TensorBoard: tensorboard --logdir {tensorboard}")
 

@@ -4,8 +4,9 @@ mixed-precision-safe updates, sub-model serialization and SavedModel endpoints."
 import copy
 
 import keras
-import tensorflow as tf
 from keras import ops
+
+from deepkit import distribution
 
 
 def describe_structure(value):
@@ -88,9 +89,9 @@ class TrackedModel(keras.Model):
     @staticmethod
     def scaled_loss(loss, optimizer):
         """What to differentiate: the loss divided by the replica count (so summed
-        replica gradients equal one device's) and scaled for mixed float16."""
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return optimizer.scale_loss(loss / replicas)
+        replica gradients equal one device's: :func:`deepkit.distribution.scale_loss_for_replicas`)
+        and scaled for mixed float16."""
+        return optimizer.scale_loss(distribution.scale_loss_for_replicas(loss))
 
     @staticmethod
     def update(tape, scaled_loss, optimizer, variables):
