@@ -9,8 +9,8 @@ import os
 
 import tensorflow as tf
 from google.protobuf import json_format
-from tensorflow.core.protobuf import saved_model_pb2
 
+from deepkit.serving.portability import read_saved_model, serving_graph
 from deepkit.serving.requests import RequestError, TensorSpec
 
 DEFAULT_SIGNATURE = "serving_default"  # what TensorFlow Serving runs when a request names none
@@ -72,10 +72,7 @@ class LoadedModel:
 
     def signature_defs(self):
         """The SignatureDefs as JSON, as TensorFlow Serving's ``GET .../metadata`` writes them."""
-        saved_model = saved_model_pb2.SavedModel()
-        with open(os.path.join(self.path, "saved_model.pb"), "rb") as f:
-            saved_model.ParseFromString(f.read())
-        (graph,) = [g for g in saved_model.meta_graphs if "serve" in g.meta_info_def.tags] or saved_model.meta_graphs[:1]
+        graph = serving_graph(read_saved_model(self.path))
         return {name: json_format.MessageToDict(definition, preserving_proto_field_name=True)
                 for name, definition in graph.signature_def.items() if not name.startswith("__")}
 

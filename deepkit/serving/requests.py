@@ -77,8 +77,6 @@ def parse_request(body, specs, signature_name):
     else:
         columns = _named(body["inputs"], specs, signature_name, "inputs")
     arrays = {name: to_array(value, specs[name], signature_name) for name, value in columns.items()}
-    if forms[0] == "instances":
-        _same_batch(arrays, signature_name)
     return arrays, forms[0] == "instances"
 
 
@@ -179,12 +177,6 @@ def shape_fits(shape, expected):
     if expected is None:
         return True
     return len(shape) == len(expected) and all(e is None or e == s for s, e in zip(shape, expected))
-
-
-def _same_batch(arrays, signature_name):
-    sizes = {name: array.shape[0] for name, array in arrays.items()}
-    if len(set(sizes.values())) > 1:
-        raise RequestError(f"the inputs of signature '{signature_name}' must have the same number of examples; received {sizes}")
 
 
 def format_response(outputs, rows):
