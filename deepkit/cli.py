@@ -119,6 +119,7 @@ def main(argv=None):
     if args.command == "run":
         try:
             recipe_contract.check_recipe_name(args.recipe)
+            recipe_contract.check_arguments_from_source(args.recipe, args)
         except ValueError as error:
             run_parser.error(str(error))
         quiet_tensorflow(args.verbose)

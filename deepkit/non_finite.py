@@ -12,6 +12,8 @@ import math
 
 import keras
 
+from deepkit.config_values import all_finite  # noqa: F401  (re-exported)
+
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a non-finite loss; the message names the epoch, step and value."""
@@ -33,14 +35,6 @@ def json_number(value):
 def from_json_number(value):
     """Inverse of :func:`json_number`: ``None`` reads back as NaN."""
     return float("nan") if value is None else float(value)
-
-
-def all_finite(value):
-    """Whether every float in ``value`` (a number, or a tuple or list of them) is finite;
-    anything that is not a float counts as finite."""
-    if isinstance(value, (tuple, list)):
-        return all(all_finite(item) for item in value)
-    return not isinstance(value, float) or math.isfinite(value)
 
 
 def non_finite_keys(metrics):

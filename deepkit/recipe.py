@@ -56,7 +56,7 @@ import time
 
 import keras
 
-from deepkit import data, non_finite, workdir as workdirs
+from deepkit import config_values, data, non_finite, workdir as workdirs
 from deepkit import best_epoch, distribution, run_record
 from deepkit.export import export_unless_unchanged, export_version  # noqa: F401
 from deepkit.recipe_contract import RecipeConfig, check_recipe, load_recipe, recipe_names  # noqa: F401
@@ -65,38 +65,6 @@ from deepkit.workdir import RESUMABLE_CHANGES, check_workdir  # noqa: F401
 
 
 # === Configs ===
-
-
-def parse_value(text, current):
-    """``text`` (from the command line) converted to the type of the field's ``current`` value."""
-    if isinstance(current, bool):
-        if text.lower() in ("1", "true", "yes"):
-            return True
-        if text.lower() in ("0", "false", "no"):
-            return False
-        raise ValueError(f"expected true or false, received {text!r}")
-    if isinstance(current, int):
-        return int(text)
-    if isinstance(current, float):
-        return float(text)
-    if isinstance(current, tuple):
-        item = current[0] if current else ""
-        return tuple(parse_value(part.strip(), item) for part in text.split(","))
-    return text
-
-
-def _typed(value, current):
-    if isinstance(value, str):
-        return parse_value(value, current)
-    if isinstance(current, bool) and not isinstance(value, bool):
-        raise ValueError(f"expected true or false, received {value!r}")
-    if isinstance(current, int) and not isinstance(current, bool) and (
-        isinstance(value, bool) or not float(value).is_integer()
-    ):
-        raise ValueError(f"expected an integer, received {value!r}")
-    if isinstance(current, tuple):
-        return tuple(_typed(item, current[0] if current else item) for item in value)
-    return type(current)(value)
 
 
 def override(config, values):
@@ -108,22 +76,10 @@ def override(config, values):
             ``batch_size`` below 1, a negative ``seed``, or a value the recipe's own
             ``Config.__post_init__`` refuses.
     """
-    fields = {field.name for field in dataclasses.fields(config)}
-    changes = {}
-    for key, value in values.items():
-        if key not in fields:
-            raise ValueError(f"unknown config key {key!r}; the keys of this recipe are: {', '.join(sorted(fields))}")
-        current = getattr(config, key)
-        try:
-            changes[key] = _typed(value, current)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"bad value for {key!r} ({type(current).__name__} expected): {error}") from None
-        if not non_finite.all_finite(changes[key]):  # float("nan") parses, and passes any `< minimum` test
-            raise ValueError(f"bad value for {key!r} ({type(current).__name__} expected): expected a finite "
-                             f"number, received {value!r}")
-    config = dataclasses.replace(config, **changes)
-    for key, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
-        if key in fields and getattr(config, key) < minimum:
+    defaults = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+    config = dataclasses.replace(config, **config_values.converted(defaults, values))
+    for key, minimum in config_values.MINIMUMS:
+        if key in defaults and getattr(config, key) < minimum:
             raise ValueError(f"{key} must be >= {minimum}, received {getattr(config, key)}")
     return config
 
@@ -410,26 +366,7 @@ def config_from_arguments(module, args):
     """The recipe's config (or its smoke config) with --config, then --set, then the
     flags applied; ValueError (or OSError for --config) when one is bad."""
     config = module.smoke() if args.smoke else module.Config()
-    values = {}
-    if args.config:
-        try:
-            with open(args.config, encoding="utf-8") as f:
-                loaded = json.load(f)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"--config {args.config}: expected a readable JSON file of config fields; "
-                             f"received {type(error).__name__}: {error}") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"--config {args.config}: expected a JSON object of config fields, "
-                             f"received a {type(loaded).__name__}")
-        values.update(loaded)
-    for item in args.set:
-        key, separator, value = item.partition("=")
-        if not separator or not key:
-            raise ValueError(f"--set expects KEY=VALUE, received {item!r}")
-        values[key.strip()] = value
-    for key in ("epochs", "batch_size", "data", "seed"):
-        if getattr(args, key) is not None:
-            values[key] = getattr(args, key)
+    values = config_values.values_from_arguments(args)
     return override(config, values)
 
 

@@ -182,3 +182,35 @@ def config_reference_from_source(name):
     lines = field_lines(body, names, {})
     lines = field_lines(inspect.getsource(RecipeConfig), names, lines)
     return f"config of {name} (set with --set KEY=VALUE or --config FILE):\n" + "\n".join(lines.values())
+
+
+def config_defaults_from_source(name):
+    """Field name -> default of recipe ``name``'s ``Config``, read from its source: the
+    value where the default is a literal, ``None`` (not checked) where it is not;
+    ``None`` for the whole if ``Config`` does not derive from ``recipe.RecipeConfig`` directly."""
+    config = _config_class(ast.parse(recipe_source(name)))
+    if config is None or [ast.unparse(base) for base in config.bases] != ["recipe.RecipeConfig"]:
+        return None
+    defaults = {field.name: field.default if field.default is not dataclasses.MISSING else None
+                for field in dataclasses.fields(RecipeConfig)}
+    for node in config.body:
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and not ast.unparse(node.annotation).startswith("ClassVar")):
+            try:
+                defaults[node.target.id] = ast.literal_eval(node.value) if node.value is not None else None
+            except ValueError:  # a call or a name: its type is known only once imported
+                defaults[node.target.id] = None
+    return defaults
+
+
+def check_arguments_from_source(name, args):
+    """Refuses, before the recipe (and TensorFlow) is imported, the parsed command line's
+    unknown config keys, values of the wrong type and an unreadable ``--config``, with
+    the messages :func:`deepkit.recipe.config_from_arguments` gives; the rest (a value
+    the recipe's ``__post_init__`` refuses) is checked once it is imported."""
+    from deepkit import config_values
+
+    values = config_values.values_from_arguments(args)
+    defaults = config_defaults_from_source(name)
+    if defaults is not None:
+        config_values.converted(defaults, values)

@@ -116,6 +116,9 @@ def test_version():
 @pytest.mark.parametrize("argv, status", [
     (["--version"], 0), (["list"], 0), (["--help"], 0), (["run", "forecast", "--help"], 0),
     (["run", "forcast"], 2), (["run", "forecast", "--epochs", "two"], 2),
+    (["run", "forecast", "--set", "unit=3"], 2), (["run", "forecast", "--set", "window=wide"], 2),
+    (["run", "forecast", "--set", "learning_rate=nan"], 2), (["run", "forecast", "--epochs", "0"], 2),
+    (["run", "forecast", "--config", "/no/such/config.json"], 2),
 ])
 def test_list_help_version_and_argument_errors_never_import_tensorflow(argv, status):
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "deepkit", *argv], capture_output=True,
@@ -124,6 +127,19 @@ def test_list_help_version_and_argument_errors_never_import_tensorflow(argv, sta
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "deepkit.cli" in imported
     assert not {"tensorflow", "keras"} & imported
+
+
+def test_the_source_read_config_defaults_are_the_imported_ones():
+    from deepkit.recipe_contract import config_defaults_from_source
+
+    for name in recipe_names():
+        defaults = config_defaults_from_source(name)
+        if defaults is None:
+            continue
+        config = load_recipe(name).Config()
+        assert set(defaults) == {field.name for field in dataclasses.fields(config)}, name
+        for key, value in defaults.items():
+            assert value is None or value == getattr(config, key), (name, key)
 
 
 def test_the_source_read_config_reference_is_the_imported_one():

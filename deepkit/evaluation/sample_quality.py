@@ -13,7 +13,7 @@ import os
 import keras
 import numpy as np
 
-from deepkit import data
+from deepkit import data, saving
 
 FEATURES_LAYER = "features"  # the penultimate layer: the space of the Fréchet distance
 
@@ -260,7 +260,10 @@ def train_digit_judge(images, labels, path=None, epochs=10, batch_size=64, seed=
         A :class:`DigitJudge`.
     """
     if path is not None and os.path.exists(path):
-        return DigitJudge(keras.saving.load_model(path))
+        try:
+            return DigitJudge(saving.load_model(path))
+        except ValueError as error:
+            raise ValueError(f"train_digit_judge: {error}; delete it and the judge is trained again") from None
     images = _images(images, "images")
     labels = np.asarray(labels)
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
