@@ -18,6 +18,11 @@ import socket
 import sys
 import time
 
+try:
+    import fcntl
+except ImportError:  # Windows: the lock is the file alone (see _write_lock)
+    fcntl = None
+
 import keras
 
 LOCK_FILE = ".lock"
@@ -185,8 +190,13 @@ def _process_alive(pid):
 
 def lock_holder(workdir):
     """The lock record (pid, host, started, command) of another live run in ``workdir``, or
-    ``None``: no lock, our own process's, or a stale one (its pid is dead on this host)."""
+    ``None``: no lock, our own process's, or a stale one (no process holds it any more)."""
     path = os.path.join(workdir, LOCK_FILE)
+    if os.path.abspath(path) in _LOCK_FDS:
+        return None
+    held = _held_by_another_process(path)
+    if held is False:
+        return None
     try:
         with open(path, encoding="utf-8") as f:
             holder = json.load(f)
@@ -194,6 +204,8 @@ def lock_holder(workdir):
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):
+        if held:  # taken, its record not written yet
+            return {"pid": "?", "host": "?", "started": "just now", "command": "?"}
         # Unreadable: being written by a run that has just made it, or cut short by a
         # kill while it was written long ago (no run holds it then).
         try:
@@ -201,11 +213,37 @@ def lock_holder(workdir):
         except OSError:
             return None
         return {"pid": "?", "host": "?", "started": "just now", "command": "?"} if fresh else None
+    if held:
+        return holder
     if pid == os.getpid() and host == socket.gethostname():
         return None
     if host == socket.gethostname() and not _process_alive(pid):
         return None
     return holder
+
+
+def _held_by_another_process(path):
+    """Whether another process holds ``path``'s ``flock``; ``None`` where there is no
+    ``fcntl`` (then the record's pid tells)."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # a file system without flock
+        return None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def busy_message(workdir, holder):
@@ -216,30 +254,87 @@ def busy_message(workdir, holder):
     )
 
 
-def _write_lock(workdir):
-    """Takes the lock; False if another live run holds it.
+_LOCK_FDS = {}  # absolute lock path -> the descriptor whose flock this process holds
 
-    A fresh lock is made with ``O_EXCL``, so of two runs starting at once exactly one
-    gets it. A stale one (its process is dead) is replaced with ``os.replace``.
-    """
-    record = {
+
+def _lock_record():
+    return {
         "pid": os.getpid(), "host": socket.gethostname(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv) or "python",
     }
+
+
+def _write_lock(workdir):
+    """Takes the lock; False if another live run holds it.
+
+    The lock is an exclusive ``flock`` on ``.lock``, held for the whole run: the kernel
+    releases it when the process ends, however it ends, so a stale lock is never taken
+    by two runs at once. The file also holds who took it, for the message of a refused
+    run. Without ``fcntl`` (Windows) the file alone is the lock (made with ``O_EXCL``; a
+    stale one, of a dead pid, replaced).
+    """
     path = os.path.join(workdir, LOCK_FILE)
+    if fcntl is None:
+        return _write_lock_file(path)
+    while True:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except OSError:  # a file system without flock
+            os.close(fd)
+            return _write_lock_file(path)
+        # Its holder may have removed the file between our open and our flock: then
+        # we hold the lock of a file no other run sees, and must take the new one.
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps(_lock_record()).encode("utf-8"))
+    _LOCK_FDS[os.path.abspath(path)] = fd
+    return True
+
+
+def _write_lock_file(path):
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
-        if lock_holder(workdir) is not None:
+        if lock_holder(os.path.dirname(path)) is not None:
             return False
         partial = f"{path}.{os.getpid()}"
         with open(partial, "w", encoding="utf-8") as f:
-            json.dump(record, f)
+            json.dump(_lock_record(), f)
         os.replace(partial, path)
         return True
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(record, f)
+        json.dump(_lock_record(), f)
     return True
+
+
+def _release_lock(path):
+    """Removes ``path`` and releases its flock, if this process holds it."""
+    fd = _LOCK_FDS.pop(os.path.abspath(path), None)
+    if fd is not None:
+        try:
+            os.remove(path)  # while still holding it: a waiter then sees another inode
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(fd)  # releases the flock
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            mine = json.load(f).get("pid") == os.getpid()
+    except (OSError, ValueError):
+        mine = False
+    if mine:
+        os.remove(path)
 
 
 @dataclasses.dataclass
@@ -265,14 +360,7 @@ class Workdir:
 
     def close(self):
         """Releases the lock (if this process holds it)."""
-        path = os.path.join(self.path, LOCK_FILE)
-        try:
-            with open(path, encoding="utf-8") as f:
-                mine = json.load(f).get("pid") == os.getpid()
-        except (OSError, ValueError):
-            mine = False
-        if mine:
-            os.remove(path)
+        _release_lock(os.path.join(self.path, LOCK_FILE))
         _OPEN.pop(os.path.abspath(self.path), None)
 
     def abandon(self):

@@ -11,12 +11,14 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from deepkit import cli, data, recipe, workdir
+from deepkit import cli, data, recipe, saving, workdir
+from deepkit.evaluation import sample_quality
 from deepkit.layers import BRNN, Corruption, PeepholeLSTM, RelevanceGRU, Sampling
 from deepkit.recipes import forecast, textgen
 
@@ -155,10 +157,20 @@ LOCK_CASES = ["live lock"]
 
 
 def test_a_workdir_locked_by_a_live_run_exits_2_naming_that_run(tmp_path, capsys):
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # The other run holds the lock as deepkit does: an flock on .lock, its record inside.
+    (tmp_path / "w").mkdir()
+    holder = textwrap.dedent(f"""
+        import fcntl, json, os, socket, sys, time
+        fd = os.open({str(tmp_path / "w" / ".lock")!r}, os.O_CREAT | os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, json.dumps({{"pid": os.getpid(), "host": socket.gethostname(), "started": "today",
+                                  "command": "deepkit run forecast"}}).encode())
+        print("holding", flush=True)
+        time.sleep(60)
+    """)
+    other = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
     try:
-        write(tmp_path / "w" / ".lock", json.dumps({"pid": other.pid, "host": socket.gethostname(),
-                                                   "started": "today", "command": "deepkit run forecast"}))
+        assert other.stdout.readline().strip() == "holding"
         assert run_cli(*smoke(tmp_path)) == 2
     finally:
         other.kill()
@@ -272,6 +284,17 @@ LIBRARY_CASES = [
      ["must lie in [-100%, 100%]", "150%"]),
     ("unknown dataset", lambda t: data.load("mnist"), ValueError, ["unknown dataset 'mnist'", "Available:"]),
     ("missing npz", lambda t: data.load(f"npz:{t / 'none.npz'}"), FileNotFoundError, ["none.npz'", "no such file"]),
+    ("truncated .keras", lambda t: saving.load_model(csv_file(t, b"PK\x03\x04" + bytes(60), "m.keras", "wb")),
+     ValueError, ["m.keras' is damaged", "expected a .keras zip archive", "received 64 bytes"]),
+    ("missing .keras", lambda t: saving.load_model(t / "none.keras"), FileNotFoundError,
+     ["none.keras'", "no such file", "expected a .keras model file"]),
+    ("zip that is not .keras", lambda t: saving.load_model(npz_of(t, x=np.zeros(2))), ValueError,
+     ["a.npz' is damaged", "expected a .keras zip archive"]),
+    ("damaged judge cache", lambda t: sample_quality.train_digit_judge(
+        np.zeros((4, 8, 8), "float32"), np.arange(4), path=csv_file(t, b"PK", "judge.keras", "wb")), ValueError,
+     ["train_digit_judge:", "judge.keras' is damaged", "delete it and the judge is trained again"]),
+    ("unknown key suggests", lambda t: recipe.override(forecast.Config(), {"unit": 3}), ValueError,
+     ["unknown config key 'unit'", "did you mean 'units'?"]),
     ("override nan", lambda t: recipe.override(forecast.Config(), {"learning_rate": float("nan")}), ValueError,
      ["bad value for 'learning_rate'", "expected a finite number, received nan"]),
     ("override tuple with inf", lambda t: recipe.override(textgen.Config(), {"temperatures": "0.5,inf"}), ValueError,

@@ -117,3 +117,41 @@ def test_a_kill_during_the_backup_write_leaves_the_previous_backup_whole(tmp_pat
     assert again.returncode == 0, again.stderr[-2000:]
     record = json.loads((tmp_path / "w" / "metrics.json").read_text())
     assert record["training"] == {"epochs": 3, "epochs_this_run": 2}
+
+
+def _take_the_lock(workdir, start_at, results, everyone_tried):
+    from deepkit import workdir as workdirs
+
+    while time.time() < start_at:
+        pass
+    results.put(workdirs._write_lock(workdir))
+    everyone_tried.wait(60)  # hold it (or not) until the others have tried
+
+
+def test_of_many_runs_taking_a_stale_lock_at_once_exactly_one_gets_it(tmp_path):
+    import multiprocessing
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    workdir = tmp_path / "w"
+    workdir.mkdir()
+    (workdir / ".lock").write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename, "command": "old"}))
+    context = multiprocessing.get_context("fork")
+    results, everyone_tried = context.Queue(), context.Event()
+    start_at = time.time() + 0.5
+    racers = [context.Process(target=_take_the_lock, args=(str(workdir), start_at, results, everyone_tried))
+              for _ in range(6)]
+    for racer in racers:
+        racer.start()
+    taken = [results.get(timeout=30) for _ in racers]
+    everyone_tried.set()
+    for racer in racers:
+        racer.join(timeout=30)
+    assert taken.count(True) == 1, taken
+    # Its holder ended: the lock is stale again, and the next run takes it.
+    from deepkit import workdir as workdirs
+
+    assert workdirs.lock_holder(str(workdir)) is None
+    assert workdirs._write_lock(str(workdir))
+    workdirs._release_lock(str(workdir / ".lock"))
+    assert not (workdir / ".lock").exists()
