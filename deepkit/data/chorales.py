@@ -20,6 +20,14 @@ The encoding, exactly:
   Boulanger-Lewandowski's sets). A part that rests adds nothing, so a step where every
   part rests is a row of zeros; notes that start and end between two onsets (passing
   eighths at ``step=1.0``) are not in the roll. Repeats are not expanded.
+
+Boulanger-Lewandowski's set, from Allan & Williams (2005), has every chorale transposed
+to C major or C minor. :func:`transpose_to_c` does the same to a roll: it shifts every
+key by the semitones, between -6 and +5, that take the tonic :func:`estimate_key` finds
+to C, so a piece in A minor becomes one in C minor (+3) and one in G major one in C
+major (+5). The key is estimated from the roll itself, not read from the score (the
+Krumhansl-Schmuckler method: the correlation of the roll's pitch-class counts with
+Krumhansl & Kessler's 24 rotated key profiles), so transposing needs no new parse.
 """
 
 import hashlib
@@ -32,6 +40,9 @@ LOWEST_MIDI = 21  # A0, the piano's lowest key: column 0
 PITCHES = 88  # piano keys A0-C8: columns 0-87
 ENCODING_VERSION = 1  # bump when the encoding changes: old cache files are then ignored
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+# Krumhansl & Kessler (1982), probe-tone ratings of the 12 pitch classes from the tonic up.
+MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 
 
 def note_name(midi):
@@ -78,6 +89,77 @@ def piano_roll(score, step=1.0):
     return roll
 
 
+def check_roll(roll, caller):
+    """``roll`` as an array, ValueError unless it is ``(steps, 88)``."""
+    roll = np.asarray(roll)
+    if roll.ndim != 2 or roll.shape[1] != PITCHES:
+        raise ValueError(f"{caller}: argument `roll` must have shape (steps, {PITCHES}). Received: shape {roll.shape}")
+    return roll
+
+
+def estimate_key(roll):
+    """The key of a piano roll by the Krumhansl-Schmuckler method: the tonic and mode
+    whose Krumhansl & Kessler profile, rotated to that tonic, correlates best with how
+    many steps each pitch class sounds in the roll.
+
+    Args:
+        roll: ``(steps, 88)`` array; a value above 0.5 is a sounding key.
+
+    Returns:
+        ``(tonic, mode)``: the tonic's pitch class (0 = C ... 11 = B) and ``"major"``
+        or ``"minor"``; ``(0, "major")`` for a roll where nothing sounds.
+
+    Raises:
+        ValueError: when ``roll`` is not ``(steps, 88)``.
+
+    Example:
+
+    >>> c_major_scale = np.zeros((8, PITCHES))
+    >>> for step, midi in enumerate((60, 62, 64, 65, 67, 69, 71, 72)):
+    ...     c_major_scale[step, midi - LOWEST_MIDI] = 1
+    >>> estimate_key(c_major_scale)
+    (0, 'major')
+    """
+    roll = check_roll(roll, "estimate_key")
+    counts = (roll > 0.5).sum(0).astype("float64")
+    classes = np.bincount((np.arange(PITCHES) + LOWEST_MIDI) % 12, weights=counts, minlength=12)
+    if classes.std() == 0:
+        return 0, "major"  # nothing (or every pitch class alike) sounds: no key to find
+    scores = [(np.corrcoef(classes, np.roll(profile, tonic))[0, 1], -tonic, mode)
+              for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)) for tonic in range(12)]
+    _, tonic, mode = max(scores)  # ties: the major mode, the lower tonic
+    return -tonic, mode
+
+
+def transpose_to_c(roll):
+    """The roll moved to C major or C minor, as Allan & Williams' chorales are: every
+    key shifted by the semitones in [-6, +5] that take :func:`estimate_key`'s tonic to C.
+
+    Args:
+        roll: ``(steps, 88)`` array.
+
+    Returns:
+        An array of ``roll``'s dtype and shape: column ``k`` of ``roll`` at ``k + shift``.
+
+    Raises:
+        ValueError: when ``roll`` is not ``(steps, 88)``, or the shift would move a
+            sounding key off the piano.
+    """
+    roll = check_roll(roll, "transpose_to_c")
+    tonic, _ = estimate_key(roll)
+    shift = (6 - tonic) % 12 - 6  # -6..5: the nearer of the two ways to C
+    sounding = np.flatnonzero((roll > 0.5).any(0))
+    if len(sounding) and not 0 <= sounding.min() + shift <= sounding.max() + shift < PITCHES:
+        raise ValueError(f"transpose_to_c: shifting by {shift:+d} semitones (tonic {NOTE_NAMES[tonic]} to C) "
+                         f"moves MIDI {sounding.min() + LOWEST_MIDI}-{sounding.max() + LOWEST_MIDI} off the 88 keys")
+    moved = np.zeros_like(roll)
+    if shift >= 0:
+        moved[:, shift:] = roll[:, : PITCHES - shift]
+    else:
+        moved[:, :shift] = roll[:, -shift:]
+    return moved
+
+
 def roll_to_score(roll, step=1.0):
     """A music21 score of a piano roll, the inverse of :func:`piano_roll` as far as the
     encoding allows: each run of consecutive 1s of a key is one note (holds and
@@ -98,10 +180,7 @@ def roll_to_score(roll, step=1.0):
 
     stream = require("music21.stream", "music21")
     note = require("music21.note", "music21")
-    roll = np.asarray(roll)
-    if roll.ndim != 2 or roll.shape[1] != PITCHES:
-        raise ValueError(f"roll_to_score: argument `roll` must have shape (steps, {PITCHES}). "
-                         f"Received: shape {roll.shape}")
+    roll = check_roll(roll, "roll_to_score")
     part = stream.Part()
     sounding = np.pad(roll > 0.5, ((1, 1), (0, 0)))
     for column in range(PITCHES):

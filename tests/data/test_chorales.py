@@ -96,3 +96,47 @@ def test_jsb_chorales_20_is_split_by_piece_with_zero_padding_after_each_length()
         assert all(arrays["roll"][i, : n].any(1).mean() > 0.9 for i, n in enumerate(arrays["length"]))
     element = next(iter(data.load("jsb_chorales_20", "test")))
     assert element["roll"].dtype.name == "uint8" and element["roll"].shape[1] == 88
+
+
+def scale_roll(midis):
+    """A roll that sounds ``midis`` one per step."""
+    roll = np.zeros((len(midis), 88), "uint8")
+    roll[np.arange(len(midis)), np.array(midis) - chorales.LOWEST_MIDI] = 1
+    return roll
+
+
+A_MINOR_HARMONIC = [57, 59, 60, 62, 64, 65, 68, 69, 64, 57, 69, 57]  # the tonic, dominant and leading note stressed
+G_MAJOR = [55, 57, 59, 60, 62, 64, 66, 67, 62, 55, 67, 55]
+
+
+def test_estimate_key_finds_the_tonic_and_mode_of_scales_stressing_their_tonic():
+    assert chorales.estimate_key(scale_roll(A_MINOR_HARMONIC)) == (9, "minor")
+    assert chorales.estimate_key(scale_roll(G_MAJOR)) == (7, "major")
+    assert chorales.estimate_key(np.zeros((3, 88))) == (0, "major")
+
+
+def test_transpose_to_c_shifts_by_the_nearer_way_to_c():
+    """A minor goes up 3 semitones to C minor, G major up 5 to C major, D major down 2."""
+    for midis, shift in ((A_MINOR_HARMONIC, 3), (G_MAJOR, 5), ([m - 5 for m in G_MAJOR], -2)):
+        moved = chorales.transpose_to_c(scale_roll(midis))
+        np.testing.assert_array_equal(moved, scale_roll([m + shift for m in midis]))
+        assert chorales.estimate_key(moved)[0] == 0
+
+
+def test_transpose_to_c_refuses_to_push_notes_off_the_keyboard_and_a_wrong_shape():
+    with pytest.raises(ValueError, match=r"\+5 semitones.*off the 88 keys"):
+        chorales.transpose_to_c(scale_roll([m + 36 for m in G_MAJOR] + [108]))  # C8 would go to MIDI 113
+    with pytest.raises(ValueError, match=r"shape \(steps, 88\).*\(4, 12\)"):
+        chorales.transpose_to_c(np.zeros((4, 12)))
+
+
+def test_the_roll_key_agrees_with_music21s_key_analysis_of_most_chorales():
+    """music21's ``analyze("key")`` reads the score's full durations, the roll only its
+    quarter-note onsets: they may differ on a piece that modulates, not on most."""
+    files = chorales.chorale_files()[:12]
+    agree = 0
+    for name in files:
+        score = music21.corpus.parse(name)
+        key = score.analyze("key")
+        agree += chorales.estimate_key(chorales.piano_roll(score)) == (key.tonic.pitchClass, key.mode)
+    assert agree >= 10, f"{agree} of {len(files)}"
