@@ -110,8 +110,11 @@ def sequence_batches(inputs, targets, batch_size, steps, weights=None, padding=0
     is padded to a whole number of chunks of its longest sequence (and, the last group,
     with empty rows to ``batch_size``), and its chunks follow one another, so row i of
     batch k+1 continues row i of batch k until the group ends. The states reset at the
-    first batch of every group (``starts``). Padded steps have weight 0 (use a loss with
-    ``reduction="mean_with_sample_weight"`` for a mean over the real steps).
+    first batch of every group (``starts``). Padded steps have weight 0: compile a loss
+    with ``reduction="mean_with_sample_weight"`` and the metrics as ``weighted_metrics``
+    (Keras' ``metrics`` ignore the weights) for means over the real steps of a batch.
+    Keras averages the batches' losses with equal weights, so a logged epoch loss is
+    the mean over the real steps only when every batch holds as many.
 
     Args:
         inputs: A list of arrays, time first (``(T_j,)`` or ``(T_j, features)``).

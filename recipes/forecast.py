@@ -19,6 +19,18 @@ units against the year). metrics.json: `mae`, `rmse`, `persistence_mae`,
 `persistence_rmse` and `mae_vs_persistence` (below 1: better than persistence), of
 the exported model.
 
+Truncated backpropagation through time (`tbptt_steps` > 0): the model is trained
+many-to-many (a forecast after every step) with `stateful=True` layers (deepkit.tbptt)
+on the training steps as one stream, cut into `batch_size` rows read `tbptt_steps`
+steps at a time: each row's state carries from one batch to the next, each gradient
+reaches back `tbptt_steps` steps, the states reset at every epoch (each row needs at
+least one chunk: a short series needs a small `batch_size`). Its validation loss is then
+that of the validation steps read as one stream after `window` steps of context; the
+exported model is the same weights read as a window, as without TBPTT. `clipnorm`
+rescales the whole gradient when its global norm exceeds it (Keras' `global_clipnorm`,
+which keeps the gradient's direction, rather than `clipnorm`, which clips each weight's
+gradient on its own).
+
 The SavedModel's `serving_default` (= `serve`) takes `history`, float32
 (batch, window, 1): the last `window` values, oldest first, and returns `next_value`,
 float32 (batch, 1): the forecast of the value that follows. Both are in the series'
@@ -32,8 +44,9 @@ from typing import ClassVar
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from deepkit import best_epoch, data, plots, recipe
+from deepkit import best_epoch, data, plots, recipe, tbptt
 from deepkit.layers import PeepholeLSTM
 
 NAME = "forecast"
@@ -60,10 +73,15 @@ class Config(recipe.RecipeConfig):
     epochs: int = 60  # training epochs
     batch_size: int = 32  # windows per batch
     learning_rate: float = 3e-3  # Adam step size
+    clipnorm: float = 0.0  # rescale the gradient when its global norm exceeds this (global_clipnorm); 0: never
+    tbptt_steps: int = 0  # >0: truncated BPTT, batch_size stateful rows read this many steps per batch; 0: windows
 
     def __post_init__(self):
         if not 0 < self.validation_percent < 100:
             raise ValueError(f"validation_percent must lie in (0, 100), received {self.validation_percent}")
+        if self.clipnorm < 0 or self.tbptt_steps < 0:
+            raise ValueError(f"clipnorm and tbptt_steps must be >= 0 (0: off), received clipnorm={self.clipnorm}, "
+                             f"tbptt_steps={self.tbptt_steps}")
         best_epoch.selection(self)  # a bad monitor_mode is refused before anything runs
 
 
@@ -72,16 +90,44 @@ def smoke():
     return Config(window=8, units=4, epochs=2)
 
 
-def build_model(config):
-    inputs = keras.Input((config.window, 1), name="history")
-    hidden = PeepholeLSTM(config.units)(inputs)
+def build_model(config, many_to_many=False):
+    """``history (batch, window, 1)`` -> the next value ``(batch, 1)``; with ``many_to_many``,
+    ``(batch, time, 1)`` -> the value after every step ``(batch, time, 1)``, same weights."""
+    inputs = keras.Input((None if many_to_many else config.window, 1), name="history")
+    hidden = PeepholeLSTM(config.units, return_sequences=many_to_many)(inputs)
     outputs = keras.layers.Dense(1, name="next_value")(hidden)
     if config.residual:  # x̂_{t+1} = x_t + Δ: the network learns the change, persistence is its start
-        last = keras.layers.Flatten(name="last_value")(keras.layers.Cropping1D((config.window - 1, 0))(inputs))
+        last = inputs if many_to_many else keras.layers.Flatten(name="last_value")(
+            keras.layers.Cropping1D((config.window - 1, 0))(inputs))
         outputs = keras.layers.Add(name="last_plus_change")([last, outputs])
-    model = keras.Model(inputs, outputs, name="forecaster")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse", metrics=["mae"])
+    return compiled(keras.Model(inputs, outputs, name="forecaster"), config)
+
+
+def compiled(model, config):
+    """``model`` compiled for MSE with Adam and global-norm clipping. Loss and MAE are means
+    over the steps that count: TBPTT's validation gives its context steps weight 0."""
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm or None),
+                  loss=keras.losses.MeanSquaredError(reduction="mean_with_sample_weight"), weighted_metrics=["mae"])
     return model
+
+
+def fit_truncated(run, config, fit_part, validation_part):
+    """Trains by truncated BPTT (see the module docstring) and returns the many-to-one
+    model holding the trained weights, and what ``run.fit`` returns. ``validation_part``
+    starts with ``window`` steps of context, which read but are not scored."""
+    fit_part, validation_part = fit_part.astype("float32"), validation_part.astype("float32")
+    train = tbptt.stream_batches(fit_part[:-1, None], fit_part[1:, None], config.batch_size, config.tbptt_steps)
+    # Validation needs no gradient, so no chunks: one batch, the stream in every row (the
+    # stateful model's batch size is fixed), its context steps weighted 0.
+    scored = (np.arange(len(validation_part) - 1) >= config.window - 1).astype("float32")
+    rows = lambda values: np.repeat(values[None], config.batch_size, axis=0)  # noqa: E731
+    validation = tf.data.Dataset.from_tensors((rows(validation_part[:-1, None]), rows(validation_part[1:, None]),
+                                               rows(scored)))
+    trainer = compiled(tbptt.stateful_copy(build_model(config, many_to_many=True), config.batch_size), config)
+    history = run.fit(trainer, train.dataset, validation=validation, callbacks=[tbptt.ResetStates(train)])
+    model = build_model(config)
+    model.set_weights(trainer.get_weights())
+    return model, history
 
 
 def train_and_evaluate(config, workdir):
@@ -103,8 +149,11 @@ def train_and_evaluate(config, workdir):
     validation = data.batched(data.windows(scale(train_values[cut - config.window :]), config.window), 256)
     test = data.batched(data.windows(scale(context), config.window), 256)
 
-    model = build_model(config)
-    history = run.fit(model, train, validation=validation)
+    if config.tbptt_steps:
+        model, history = fit_truncated(run, config, scale(train_values[:cut]), scale(train_values[cut - config.window :]))
+    else:
+        model = build_model(config)
+        history = run.fit(model, train, validation=validation)
 
     # The served model takes and returns the series' own units: the standardisation
     # with the training statistics is part of it.

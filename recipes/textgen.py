@@ -26,6 +26,17 @@ The SavedModel serves two endpoints:
   `[UNK]`. The generated characters never include padding or `[UNK]`. A negative
   `num_chars` or a temperature <= 0 fails with InvalidArgumentError.
 
+Truncated backpropagation through time (`tbptt_steps` > 0): the training text is read
+as one stream, cut into `batch_size` rows that the model reads `tbptt_steps` characters
+at a time with `stateful=True` layers (deepkit.tbptt), so each row's state carries from
+one batch to the next while each gradient reaches back `tbptt_steps` characters only;
+the states reset at every epoch. The validation loss that picks the exported epoch is
+then the test text read the same way (state carried); `test_*` metrics are always those
+of the stateless served model on `seq_length` windows from a zero state, so they compare
+across the two modes. `clipnorm` rescales the whole gradient when its global norm
+exceeds it (Keras' `global_clipnorm`, which keeps the gradient's direction; Keras'
+`clipnorm` would clip each weight's gradient on its own and bend it).
+
 Offline default: gensim's Lee corpus of Australian news ("lee_background",
 about 360k characters).
 """
@@ -39,7 +50,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from deepkit import best_epoch, data, recipe
+from deepkit import best_epoch, data, recipe, tbptt
 from deepkit.export import WithEndpoints
 from deepkit.layers import PeepholeLSTM
 
@@ -59,6 +70,8 @@ class Config(recipe.RecipeConfig):
     epochs: int = 20  # training epochs
     batch_size: int = 64  # windows per batch
     learning_rate: float = 3e-3  # Adam step size
+    clipnorm: float = 1.0  # rescale the gradient when its global norm exceeds this (global_clipnorm); 0: never
+    tbptt_steps: int = 0  # >0: truncated BPTT, batch_size stateful rows read this many characters per step; 0: windows
     temperatures: tuple = (0.2, 0.5, 1.0)  # sampling temperatures of the generated samples
     sample_length: int = 300  # characters generated per temperature
     prompt: str = "The government said "  # text the samples start from
@@ -68,6 +81,9 @@ class Config(recipe.RecipeConfig):
     def __post_init__(self):
         if not self.temperatures or min(self.temperatures) <= 0:
             raise ValueError(f"temperatures must be one or more positive numbers, received {self.temperatures!r}")
+        if self.clipnorm < 0 or self.tbptt_steps < 0:
+            raise ValueError(f"clipnorm and tbptt_steps must be >= 0 (0: off), received clipnorm={self.clipnorm}, "
+                             f"tbptt_steps={self.tbptt_steps}")
         best_epoch.selection(self)  # a bad monitor_mode is refused before anything runs
 
 
@@ -87,13 +103,30 @@ def build_model(config, vocabulary_size):
     embedded = keras.layers.Embedding(vocabulary_size, config.embedding_dim, name="char_embedding")(ids)
     hidden = PeepholeLSTM(config.units, return_sequences=True, name="lstm")(embedded)
     logits = keras.layers.Dense(vocabulary_size, name="next_char_logits")(hidden)
-    model = keras.Model(ids, logits, name="char_model")
+    return compiled(keras.Model(ids, logits, name="char_model"), config)
+
+
+def compiled(model, config):
+    """``model`` compiled for next-character cross-entropy, with Adam and global-norm clipping."""
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
+        optimizer=keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm or None),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
     return model
+
+
+def fit_truncated(run, model, config, train_ids, validation_ids):
+    """Trains ``model`` by truncated BPTT (see the module docstring): a stateful copy reads
+    each id stream as ``batch_size`` rows, ``tbptt_steps`` ids per batch; ``model`` then
+    holds the copy's weights (of the exported epoch). Returns what ``run.fit`` returns."""
+    layouts = [tbptt.stream_batches(ids[:-1], ids[1:], config.batch_size, config.tbptt_steps)
+               for ids in (train_ids, validation_ids)]
+    trainer = compiled(tbptt.stateful_copy(model, config.batch_size), config)
+    history = run.fit(trainer, layouts[0].dataset, validation=layouts[1].dataset,
+                      callbacks=[tbptt.ResetStates(*layouts)])
+    model.set_weights(trainer.get_weights())
+    return history
 
 
 def build_stepper(model):
@@ -181,13 +214,17 @@ def train_and_evaluate(config, workdir):
     vectorizer = data.text_vectorizer([train_text], split="character", standardize=None)
     vocabulary = vectorizer.get_vocabulary()
 
-    def windows(text, seed):
-        ids = vectorizer(tf.constant([text]))[0].numpy()
+    train_ids, test_ids = (vectorizer(tf.constant([text]))[0].numpy() for text in (train_text, test_text))
+
+    def windows(ids, seed):
         return data.batched(data.char_sequences(ids, config.seq_length), config.batch_size, shuffle_seed=seed)
 
-    train, test = windows(train_text, config.seed), windows(test_text, None)
+    train, test = windows(train_ids, config.seed), windows(test_ids, None)
     model = build_model(config, len(vocabulary))
-    history = run.fit(model, train, validation=test)
+    if config.tbptt_steps:
+        history = fit_truncated(run, model, config, train_ids, test_ids)
+    else:
+        history = run.fit(model, train, validation=test)
     loss, accuracy = model.evaluate(test, verbose=0)
 
     generator, used = build_generator(model, vocabulary)

@@ -175,3 +175,107 @@ def test_reset_states_refuses_a_model_without_stateful_layers():
     ids = np.zeros((4, 5), "int64")
     with pytest.raises(ValueError, match="has no layer with stateful=True"):
         model.fit(ids, ids, epochs=1, verbose=0, callbacks=[tbptt.ResetStates()])
+
+
+# === TBPTT against full backprop on long text ===
+
+
+def lee_text(split, characters):
+    from deepkit import data
+
+    return "\n".join(t.decode("utf-8") for t in data.split_arrays("lee_background", split)["text"])[:characters]
+
+
+def segments(ids, length):
+    """Disjoint (input, next-id target) pairs of ``length`` ids: the long sequences both ways train on."""
+    count = (len(ids) - 1) // length
+    return [ids[j * length : (j + 1) * length] for j in range(count)], [ids[j * length + 1 : (j + 1) * length + 1]
+                                                                           for j in range(count)]
+
+
+def trained_bits_per_char(train, test, vocabulary, steps, batch_size, units, epochs):
+    """Trains a char model on the ``train`` segments backpropagating ``steps`` ids (the whole
+    segment for full backprop), state carried across the chunks of a segment; returns the
+    held-out bits per character of the stateless model reading each ``test`` segment whole."""
+    keras.utils.set_random_seed(0)
+    model = char_model(vocabulary, units)
+    trainer = tbptt.stateful_copy(model, batch_size)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-2, global_clipnorm=1.0),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    layout = tbptt.sequence_batches(*train, batch_size, steps)  # no padding: segments fill whole chunks
+    trainer.fit(layout.dataset.map(lambda x, y, w: (x, y)), epochs=epochs, verbose=0, shuffle=False,
+                callbacks=[tbptt.ResetStates(layout)])
+    model.set_weights(trainer.get_weights())
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model.evaluate(np.stack(test[0]), np.stack(test[1]), batch_size=64, verbose=0) / np.log(2)
+
+
+def peak_step_memory(steps, batch_size, units, vocabulary):
+    """Bytes a train step allocates at its peak beyond what is held before it (TensorFlow's
+    CPU allocator statistics, which need TF_CPU_ALLOCATOR_USE_BFC=true at start-up)."""
+    import tensorflow as tf
+
+    trainer = tbptt.stateful_copy(char_model(vocabulary, units), batch_size)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-2, global_clipnorm=1.0),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ids = np.zeros((batch_size, steps), "int64")
+    trainer.train_on_batch(ids, ids)  # traced, optimizer built
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    before = tf.config.experimental.get_memory_info("CPU:0")["current"]
+    trainer.train_on_batch(ids, ids)
+    return tf.config.experimental.get_memory_info("CPU:0")["peak"] - before
+
+
+def peak_step_memories(step_counts, batch_size, units, vocabulary):
+    """:func:`peak_step_memory` of each of ``step_counts``, measured in a fresh process."""
+    import json
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from tests.test_tbptt import peak_step_memory as m; "
+            f"print(json.dumps([m(s, {batch_size}, {units}, {vocabulary}) for s in {list(step_counts)}]))")
+    root = pathlib.Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true", TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def unigram_bits_per_char(train_ids, test_ids):
+    counts = np.bincount(train_ids, minlength=test_ids.max() + 1) + 1.0
+    return float(-np.mean(np.log2((counts / counts.sum())[test_ids])))
+
+
+def compare_tbptt_with_full_backprop(characters, segment, steps, batch_size, units, epochs):
+    text, held_out = lee_text("train", characters), lee_text("test", max(characters // 5, 4 * segment))
+    index = {c: i + 1 for i, c in enumerate(sorted(set(text)))}  # 0: a character the training text lacks
+    encode = lambda s: np.array([index.get(c, 0) for c in s], "int64")  # noqa: E731
+    train, test = segments(encode(text), segment), segments(encode(held_out), segment)
+    train = tuple(part[: len(part) // batch_size * batch_size] for part in train)  # whole groups only
+    vocabulary = len(index) + 1
+    full, truncated = (trained_bits_per_char(train, test, vocabulary, s, batch_size, units, epochs)
+                       for s in (segment, steps))
+    memory = peak_step_memories((segment, steps), batch_size, units, vocabulary)
+    print(f"{characters} characters, segments of {segment}, {epochs} epochs: full backprop {full:.3f} bits/char, "
+          f"TBPTT({steps}) {truncated:.3f}; unigram {unigram_bits_per_char(encode(text), encode(held_out)):.3f}; "
+          f"peak memory per step {memory[0] / 2**20:.1f} MiB vs {memory[1] / 2**20:.1f} MiB")
+    return full, truncated, unigram_bits_per_char(encode(text), np.concatenate(test[1])), memory
+
+
+def test_tbptt_learns_long_text_as_well_as_full_backprop_with_less_memory_per_step():
+    """Small: 12k characters in segments of 128, backpropagated whole or 32 at a time."""
+    full, truncated, unigram, memory = compare_tbptt_with_full_backprop(12_000, 128, 32, 8, 32, 2)
+    assert truncated <= full + 0.1
+    assert truncated < unigram  # it learned more than the characters' frequencies
+    assert memory[1] < 0.6 * memory[0]
+
+
+@pytest.mark.slow
+def test_tbptt_reaches_the_bits_per_char_of_full_backprop_on_long_text_with_less_memory():
+    """100k characters in segments of 512, backpropagated whole or 64 at a time."""
+    full, truncated, unigram, memory = compare_tbptt_with_full_backprop(100_000, 512, 64, 16, 64, 8)
+    assert truncated <= full + 0.05
+    assert truncated < unigram - 0.5
+    assert memory[1] < 0.4 * memory[0]
