@@ -69,6 +69,7 @@ class Config(recipe.RecipeConfig):
     epochs: int = 8  # training epochs per optimizer and task
     batch_size: int = 64  # digits per batch
     series_batch_size: int = 16  # windows per batch (the series has a few hundred)
+    optimizers: tuple = OPTIMIZERS  # which of sgd, momentum, adagrad, rmsprop, adam to compare
     momentum: float = 0.9  # beta of the momentum optimizer
     sweep_factors: tuple = (0.3, 1.0, 3.0)  # rates tried: these times each optimizer's usual rate
     sweep_epochs: int = 2  # epochs per rate in the sweep
@@ -77,6 +78,10 @@ class Config(recipe.RecipeConfig):
     rnn_target_loss: float = 0.1  # validation MSE (standardised units²) whose first epoch is reported
 
     def __post_init__(self):
+        unknown = [name for name in self.optimizers if name not in OPTIMIZERS]
+        if not self.optimizers or unknown or len(set(self.optimizers)) < len(self.optimizers):
+            raise ValueError(f"optimizers must be distinct names among {', '.join(OPTIMIZERS)}, "
+                             f"received {self.optimizers!r}")
         if not self.sweep_factors or min(self.sweep_factors) <= 0:
             raise ValueError(f"sweep_factors must be positive numbers, received {self.sweep_factors!r}")
         if not 0 <= self.momentum < 1:
@@ -87,8 +92,9 @@ class Config(recipe.RecipeConfig):
 
 
 def smoke():
-    """Seconds-long: the 8x8 digits, one epoch, one rate per optimizer, short paths."""
-    return Config(data="digits", window=8, epochs=1, sweep_factors=(1.0,), sweep_epochs=1, path_steps=20)
+    """Seconds-long: the 8x8 digits, one epoch, two optimizers at one rate each, short paths."""
+    return Config(data="digits", window=8, epochs=1, optimizers=("sgd", "adam"), sweep_factors=(1.0,), sweep_epochs=1,
+                  path_steps=20)
 
 
 def make_optimizer(name, learning_rate, momentum=0.9):
@@ -181,7 +187,7 @@ def pipelines(task, splits, config):
 def sweep(task, splits, config):
     """{optimizer: {rate: validation loss after sweep_epochs}} for the task."""
     results = {}
-    for name in OPTIMIZERS:
+    for name in config.optimizers:
         results[name] = {}
         for factor in config.sweep_factors:
             rate = USUAL_RATE[name] * factor
@@ -326,7 +332,7 @@ def train_and_evaluate(config, workdir):
     metrics, models, records = {}, {}, {}
     for task in TASKS:
         curves = {}
-        for name in OPTIMIZERS:
+        for name in config.optimizers:
             rate = best_rate(sweeps[task][name])
             model = model_for(task, splits[task], config, make_optimizer(name, rate, config.momentum))
             # A fresh pipeline per model: every optimizer sees the same batches in the same order.
@@ -345,20 +351,20 @@ def train_and_evaluate(config, workdir):
                 metrics[f"{task}_{name}_epochs_to_target"] = reached
         plot_losses(task, curves, target, os.path.join(workdir, f"{task}_loss.png"))
 
-    paths = {name: best_path(name, config) for name in OPTIMIZERS}
+    paths = {name: best_path(name, config) for name in config.optimizers}
     for name, (_, _, end) in paths.items():
         metrics[f"rosenbrock_{name}_final"] = end
     plot_paths(paths, os.path.join(workdir, "rosenbrock.png"))
 
-    best = min(OPTIMIZERS, key=lambda name: metrics[f"cnn_{name}_val_loss"])
+    best = min(config.optimizers, key=lambda name: metrics[f"cnn_{name}_val_loss"])
     cnn = models["cnn", best]
     test_images, test_labels = splits["cnn"]["test"]
     metrics["cnn_test_accuracy"] = float(np.mean(np.argmax(cnn.predict(test_images, verbose=0), axis=1) == test_labels))
     print(f"\nlowest CNN validation loss: {best}; its test accuracy {metrics['cnn_test_accuracy']:.3f}")
     for task in TASKS:
-        ranked = sorted(OPTIMIZERS, key=lambda name: metrics[f"{task}_{name}_val_loss"])
+        ranked = sorted(config.optimizers, key=lambda name: metrics[f"{task}_{name}_val_loss"])
         print(f"{task}, final validation loss: " + ", ".join(f"{n} {metrics[f'{task}_{n}_val_loss']:.4g}" for n in ranked))
-    ranked = sorted(OPTIMIZERS, key=lambda name: metrics[f"rosenbrock_{name}_final"])
+    ranked = sorted(config.optimizers, key=lambda name: metrics[f"rosenbrock_{name}_final"])
     print("Rosenbrock, f at the end: " + ", ".join(f"{n} {metrics[f'rosenbrock_{n}_final']:.3g}" for n in ranked))
     return run.finish(cnn, metrics, records["cnn", best], plots_title=f"{NAME}: the exported CNN ({best})")
 
