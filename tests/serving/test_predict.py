@@ -2,7 +2,10 @@
 SavedModel itself answers, in TensorFlow Serving's JSON; a user mistake is one line and exit 2."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -95,3 +98,12 @@ def test_serve_refuses_a_folder_without_versions(tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_:
             cli.main(["serve", str(folder), "--port", "0"])
         assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["predict", "serve"])
+def test_help_answers_without_importing_tensorflow(command):
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "deepkit", command, "--help"],
+                            capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0 and f"usage: deepkit {command}" in result.stdout, result.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "deepkit.serving.commands" in imported and not {"tensorflow", "keras", "fastapi"} & imported
