@@ -16,6 +16,7 @@ import numpy as np
 
 # JSON leaves each signature dtype accepts (bool is a subclass of int in Python: listed apart).
 _KINDS = {"string": "strings", "bool": "booleans", "int": "integers", "float": "numbers"}
+_MISSING = object()
 
 
 class RequestError(ValueError):
@@ -128,9 +129,6 @@ def to_array(value, spec, signature_name):
         raise RequestError(f"signature '{signature_name}' expects {spec.describe()}; input '{spec.name}' received "
                            f"{spec.dtype} of shape {_shape_text(shape)}")
     return array
-
-
-_MISSING = object()
 
 
 def _rectangular(value, spec, signature_name):

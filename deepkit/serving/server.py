@@ -165,6 +165,11 @@ def make_app(server):
         except RequestError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
 
+    @app.exception_handler(Exception)
+    async def failed(request, error):
+        # A bug or a graph that fails at run time: still TF Serving's error form, with a 500.
+        return JSONResponse({"error": f"{type(error).__name__}: {error}"}, status_code=500)
+
     @app.exception_handler(HTTPException)
     async def malformed(request, error):
         # TensorFlow Serving's answer to a route it does not have, in its error form.

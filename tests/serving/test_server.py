@@ -134,3 +134,13 @@ def test_a_version_folder_added_while_it_runs_is_served(tmp_path):
         assert running.request("/v1/models/numbers/versions/1")[0] == 404  # only the newest is served, as TF Serving
     finally:
         running.stop()
+
+
+def test_a_failure_inside_the_server_is_a_500_in_the_error_form(served, monkeypatch):
+    running, _ = served
+
+    def broken(*args):
+        raise RuntimeError("graph exploded")
+
+    monkeypatch.setattr(running.model_server, "predict", broken)
+    assert running.request("/v1/models/numbers:predict", {"instances": X}) == (500, {"error": "RuntimeError: graph exploded"})
