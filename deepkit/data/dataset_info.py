@@ -13,6 +13,8 @@ KINDS = {
                    'zero rows after length (deepkit.data.chorales)',
     "tagged_text": '{"tokens": string, "tags": string}, one sentence per element, its words and their tags '
                    'joined by single spaces (deepkit.data.tagged_corpus)',
+    "captioned_images": '{"image": uint8 (H, W, C), "caption": string}, one captioned image per element '
+                        '(deepkit.data.digit_captions)',
     "table": "one feature per CSV column or NPZ array (user files)",
 }
 

@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from deepkit.data import chorales
+from deepkit.data import digit_captions
 from deepkit.data import tagged_corpus
 from deepkit.data.dataset_info import DatasetInfo
 
@@ -224,6 +225,7 @@ OFFLINE = {
                     split=SHUFFLED + ": 400 / 100 sentences"),
         tagged_corpus.load_hironsan_ner,
     ),
+    "digit_captions": (digit_captions.INFO, digit_captions.load_digit_captions),
 }
 
 _CACHE = {}

@@ -125,6 +125,7 @@ def recurrent_cases():
         )
     )
     cases += seq2seq_cases()
+    cases += image_captioner_cases()
     return cases
 
 
@@ -180,6 +181,44 @@ def seq2seq_cases():
                 lambda: layers.PeepholeLSTMCell(UNITS)),
             **common,
         ),
+    ]
+
+
+IMAGE_SHAPE = (6, 10, 1)
+
+
+def images_and_target_in(rng):
+    """``[images, target_in]``: small images and caption ids of the ``TARGET_TOKENS`` words."""
+    _, target_in = token_pairs(rng)
+    return [rng.uniform(size=(BATCH,) + IMAGE_SHAPE).astype("float32"), target_in]
+
+
+def images_and_targets(rng):
+    images, target_in = images_and_target_in(rng)
+    target_out = np.concatenate([target_in[:, 1:], np.zeros((BATCH, 1), "int32")], 1)
+    return [images, target_in], target_out
+
+
+def image_captioner_model(attention, states_from, cell):
+    def make_model():
+        encoder = keras.Sequential([keras.Input(IMAGE_SHAPE), keras.layers.Conv2D(3, 3, strides=2, padding="same")])
+        return models.ImageCaptioner(encoder, cell(), TARGET_TOKENS, attention=attention, states_from=states_from,
+                                     embedding_dim=3, max_target_length=TIMESTEPS - 1, beam_width=2)
+
+    return make_model
+
+
+def image_captioner_cases():
+    """The CNN + recurrent decoder: Show and Tell (the image starts the state), and with
+    attention over the CNN grid (teacher-forced logits are what the checks compare)."""
+    common = dict(make_inputs=images_and_target_in, make_train_data=images_and_targets,
+                  compile_model=compile_seq2seq)
+    return [
+        HarnessCase(id="image_captioner_show_and_tell", covers=["deepkit>ImageCaptioner"],
+                    make_model=image_captioner_model(None, "flatten", lambda: keras.layers.GRUCell(UNITS)), **common),
+        HarnessCase(id="image_captioner_bahdanau_lstm", covers=["deepkit>ImageCaptioner"],
+                    make_model=image_captioner_model("bahdanau", "average", lambda: keras.layers.LSTMCell(UNITS)),
+                    **common),
     ]
 
 

@@ -38,6 +38,7 @@ OWN_FILES = {
     "tagging": ["per_tag_f1.png", "transitions.png"],
     "optimizers": ["cnn_loss.png", "rnn_loss.png", "rosenbrock.png", "learning_rates.json"],
     "translate": ["attention.png", "samples.txt"],
+    "caption": ["captions.png", "samples.txt"],
 }
 
 # Recipes whose model is not trained (they optimise pixels): their record says 0 epochs.
@@ -62,6 +63,10 @@ def serving_request(name, config, model):
         source = rng.integers(2, model.source_vocabulary_size, size=(2, config.max_source_length)).astype("int32")
         source[1, 5:] = 0
         return [source], "beam_search", model.beam_search(source)["attention"].numpy()
+    if name == "caption":  # images to greedy_search: its outputs sort (attention,) ids, scores; the first compared
+        x = rng.uniform(size=(2,) + model.image_shape).astype("float32")
+        found = model.greedy_search(x)
+        return [x], "greedy_search", found[sorted(found)[0]].numpy()
     if name == "vae":
         z = rng.normal(size=(3, config.latent_dim)).astype("float32")
         return [z], "decode", model.decoder.predict(z, verbose=0)
