@@ -5,16 +5,23 @@ Cho & Bengio (2014): on the JSB Chorales their gated units beat the tanh RNN (te
 per time step: tanh 9.19, GRU 8.54, LSTM 8.67; their LSTM has diagonal peepholes, as
 Graves 2013's). Four next-step models with about
 `parameters` weights each (units chosen per cell to come closest) read the piano rolls
-of `deepkit.data.chorales` (88 keys, one step per quarter note) and predict every key
-of the next step as an independent Bernoulli: `keras.layers.SimpleRNN` (tanh),
+of `deepkit.data.chorales` (88 keys, one step per quarter note; by default each chorale
+transposed to C major or C minor, `keys="c"`, as in Boulanger-Lewandowski et al.'s set,
+or `keys="as_written"`) and predict every key of the next step as an independent
+Bernoulli: `keras.layers.SimpleRNN` (tanh),
 `PeepholeLSTM(peephole=None)` (LSTM), `PeepholeLSTM` (diagonal peepholes) and
 `RelevanceGRU`. Each is scored by the negative log-likelihood per time step on the
 held-out chorales (the train/test split is by piece): the sum over the 88 keys of
 -log p(key on / off), in nats, averaged over every step of every test chorale, the
-first included (read after a row of zeros). Training reads windows of `window` steps
-(truncated backpropagation through time); the last `validation_percent` of the
-training chorales pick each model's exported epoch (lowest validation loss); the test
-chorales are only read to report.
+first included (read after a row of zeros). Each cell has its own Adam step size
+(`learning_rates`, in the order of `CELLS`), and `clipnorm` rescales the whole gradient
+when its global norm exceeds it (Keras' `global_clipnorm`). Training reads windows of
+`window` steps, each from a zero state; with `tbptt_steps` > 0 it reads whole chorales
+instead, one per row of `batch_size` stateful rows, `tbptt_steps` steps per batch
+(truncated backpropagation through time, deepkit.tbptt: the state carries from chunk to
+chunk of a chorale, the gradient stops at chunk boundaries). The last
+`validation_percent` of the training chorales pick each model's exported epoch (lowest
+validation loss); the test chorales are only read to report.
 
 Writes nll.png (test NLL per cell beside Chung et al.'s), validation_nll.png (per
 epoch, each cell), piano_rolls.png (a held-out chorale's opening and each model's
@@ -43,7 +50,7 @@ import matplotlib.patches
 import numpy as np
 import tensorflow as tf
 
-from deepkit import data, recipe
+from deepkit import data, recipe, tbptt
 from deepkit.data import chorales
 from deepkit.export import WithEndpoints
 from deepkit.layers import PeepholeLSTM, RelevanceGRU
@@ -58,6 +65,7 @@ CELLS = ("tanh", "lstm", "peephole_lstm", "gru")
 # diagonal peepholes (V_i, V_f, V_o), so its figure stands beside peephole_lstm.
 CHUNG_2014 = {"tanh": 9.19, "peephole_lstm": 8.67, "gru": 8.54}
 PITCHES = chorales.PITCHES
+KEYS = ("c", "as_written")  # Config.keys: transposed to C major / C minor (chorales.transpose_to_c), or not
 
 
 @dataclasses.dataclass
@@ -66,12 +74,15 @@ class Config(recipe.RecipeConfig):
     AFTER_TRAINING: ClassVar = ("primer_steps", "generate_steps")  # only change what is generated
 
     data: str = "jsb_chorales"  # piano rolls: jsb_chorales (350, offline) or jsb_chorales_20 (its first 20)
+    keys: str = "c"  # "c": each chorale transposed to C major / C minor (as the JSB set); "as_written"
     parameters: int = 20_000  # weights of each model, recurrent layer and output layer (Chung et al.: ~20k)
     validation_percent: int = 10  # last % of the training chorales, held out to pick each model's epoch
     window: int = 32  # training windows of this many steps, half overlapping (evaluation reads whole chorales)
     epochs: int = 40  # training epochs per model
     batch_size: int = 16  # training windows per batch
-    learning_rate: float = 1e-2  # Adam step size (gradients clipped to norm 1)
+    learning_rates: tuple = (1e-2, 3e-2, 3e-2, 3e-2)  # Adam step size per cell: tanh, lstm, peephole_lstm, gru
+    clipnorm: float = 1.0  # rescale the gradient when its global norm exceeds this (global_clipnorm); 0: never
+    tbptt_steps: int = 0  # >0: truncated BPTT over whole chorales, this many steps per batch; 0: windows
     primer_steps: int = 8  # opening steps of a held-out chorale that the generated pieces continue
     generate_steps: int = 32  # steps each model generates after the primer
 
@@ -83,6 +94,14 @@ class Config(recipe.RecipeConfig):
             raise ValueError(f"validation_percent must lie in (0, 100), received {self.validation_percent}")
         if self.window < 2:
             raise ValueError(f"window must be >= 2 steps, received {self.window}")
+        if self.keys not in KEYS:
+            raise ValueError(f"keys must be one of {KEYS}, received {self.keys!r}")
+        if len(self.learning_rates) != len(CELLS) or not all(rate > 0 for rate in self.learning_rates):
+            raise ValueError(f"learning_rates must be {len(CELLS)} positive step sizes, one per cell of {CELLS}, "
+                             f"received {self.learning_rates!r}")
+        if self.clipnorm < 0 or self.tbptt_steps < 0:
+            raise ValueError(f"clipnorm and tbptt_steps must be >= 0 (0: off), received clipnorm={self.clipnorm}, "
+                             f"tbptt_steps={self.tbptt_steps}")
         if self.primer_steps < 0 or self.generate_steps < 1:
             raise ValueError(f"primer_steps must be >= 0 and generate_steps >= 1, received "
                              f"{self.primer_steps} and {self.generate_steps}")
@@ -97,10 +116,13 @@ def smoke():
 # === Data ===
 
 
-def pieces(name, split):
-    """The chorales of ``split`` as a list of float32 rolls ``(steps, 88)``, and their names."""
+def pieces(name, split, keys="as_written"):
+    """The chorales of ``split`` as a list of float32 rolls ``(steps, 88)``, and their
+    names; with ``keys="c"`` each moved to C major or C minor (:func:`chorales.transpose_to_c`)."""
     arrays = data.split_arrays(name, split)
     rolls = [roll[:length].astype("float32") for roll, length in zip(arrays["roll"], arrays["length"])]
+    if keys == "c":
+        rolls = [chorales.transpose_to_c(roll) for roll in rolls]
     return rolls, [piece.decode() for piece in arrays["piece"]]
 
 
@@ -130,6 +152,22 @@ def training_windows(rolls, window):
             targets.append(np.pad(piece_targets[start : start + real], pad))
             weights.append(np.pad(np.ones(real, "float32"), (0, window - real)))
     return np.stack(inputs), np.stack(targets), np.stack(weights)
+
+
+def chunked_pieces(rolls, batch_size, steps, seed):
+    """The :class:`tbptt.Layout` of truncated BPTT over whole pieces: one piece's
+    next-step examples per row, read ``steps`` steps per batch, the state carried from
+    batch to batch of a group of ``batch_size`` pieces and zeroed where a group starts.
+
+    Pieces of similar length share a group (sorted by length), so little is padding;
+    the groups come in an order shuffled with ``seed``, the same every epoch (the
+    carried state needs the layout fixed).
+    """
+    order = np.argsort([len(roll) for roll in rolls], kind="stable")
+    groups = [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
+    groups = [groups[g] for g in np.random.default_rng(seed).permutation(len(groups))]
+    examples = next_step_examples([rolls[i] for group in groups for i in group])
+    return tbptt.sequence_batches([x for x, _ in examples], [y for _, y in examples], batch_size, steps)
 
 
 def pipeline(rolls, batch_size, shuffle_seed=None):
@@ -206,14 +244,37 @@ def units_for(cell, parameters):
     return min((low, high), key=lambda units: abs(parameter_count(cell, units) - parameters))
 
 
+def optimizer_for(config, cell):
+    """Adam with ``cell``'s step size from ``config.learning_rates``; the gradient rescaled
+    to norm ``config.clipnorm`` when its global norm exceeds it (0: never)."""
+    return keras.optimizers.Adam(config.learning_rates[CELLS.index(cell)], global_clipnorm=config.clipnorm or None)
+
+
 def build_model(config, cell, units):
-    """``rolls (batch, steps, 88)`` → ``next_step_probabilities (batch, steps, 88)``."""
+    """``rolls (batch, steps, 88)`` → ``next_step_probabilities (batch, steps, 88)``, compiled."""
     rolls = keras.Input((None, PITCHES), name="rolls")
     sequence = recurrent_layer(cell, units)(rolls)[0]
     probabilities = keras.layers.Dense(PITCHES, activation="sigmoid", name="next_step_probabilities")(sequence)
     model = keras.Model(rolls, probabilities, name=f"music_{cell}")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0), loss=StepNLL())
+    model.compile(optimizer=optimizer_for(config, cell), loss=StepNLL())
     return model
+
+
+def fit_cell(run, config, cell, units, train, validation):
+    """Trains ``cell``'s model; returns it (holding its best validation epoch's weights)
+    and what ``run.fit`` returns. ``train`` and ``validation`` are datasets of windows
+    and of whole pieces, or, with ``config.tbptt_steps``, the :func:`chunked_pieces`
+    layouts that a stateful copy of the model reads; its weights then go back to the
+    stateless model, which is the one evaluated and served."""
+    model = build_model(config, cell, units)
+    if not config.tbptt_steps:
+        return model, run.fit(model, train, validation=validation, subdir=cell)
+    trainer = tbptt.stateful_copy(model, config.batch_size)
+    trainer.compile(optimizer=optimizer_for(config, cell), loss=StepNLL())
+    record = run.fit(trainer, train.dataset, validation=validation.dataset, subdir=cell,
+                     callbacks=[tbptt.ResetStates(train, test=validation)])
+    model.set_weights(trainer.get_weights())
+    return model, record
 
 
 def nll_per_step(model, rolls):
@@ -221,7 +282,11 @@ def nll_per_step(model, rolls):
     NLLs divided by the number of steps, whatever the batching."""
     per_step = StepNLL(reduction=None)
 
-    @tf.function(reduce_retracing=True)  # in a graph the loss reads the logits under the sigmoid: exact
+    # In a graph the loss reads the logits under the sigmoid: exact. One trace for every
+    # batch shape (the buckets differ in length and size).
+    rows = tf.TensorSpec((None, None, PITCHES), tf.float32)
+
+    @tf.function(input_signature=[rows, rows, tf.TensorSpec((None, None), tf.float32)])
     def summed(inputs, targets, weights):
         return tf.reduce_sum(per_step(targets, model(inputs, training=False)) * weights)
 
@@ -354,23 +419,26 @@ def draw_validation_curves(path, curves, best_epochs):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    training_rolls, _ = pieces(config.data, "train")
+    training_rolls, _ = pieces(config.data, "train", config.keys)
     cut = len(training_rolls) - max(1, round(len(training_rolls) * config.validation_percent / 100))
     if cut < 1:
         raise ValueError(f"{config.data}: {len(training_rolls)} training chorales leave none to train on after "
                          f"holding out {config.validation_percent}% for validation")
     train_rolls, validation_rolls = training_rolls[:cut], training_rolls[cut:]
-    test_rolls, test_names = pieces(config.data, "test")
-    windows = tf.data.Dataset.from_tensor_slices(training_windows(train_rolls, config.window))
-    train = data.batched(windows, config.batch_size, shuffle_seed=config.seed)
-    validation = pipeline(validation_rolls, 64)
+    test_rolls, test_names = pieces(config.data, "test", config.keys)
+    if config.tbptt_steps:  # validation needs no gradient: whole pieces, one chunk each
+        train = chunked_pieces(train_rolls, config.batch_size, config.tbptt_steps, config.seed)
+        validation = chunked_pieces(validation_rolls, config.batch_size, max(map(len, validation_rolls)), config.seed)
+    else:
+        windows = tf.data.Dataset.from_tensor_slices(training_windows(train_rolls, config.window))
+        train = data.batched(windows, config.batch_size, shuffle_seed=config.seed)
+        validation = pipeline(validation_rolls, 64)
 
     metrics, models, units, curves, best_epochs, records = {}, {}, {}, {}, {}, {}
     for cell in CELLS:
         units[cell] = units_for(cell, config.parameters)
         keras.utils.set_random_seed(config.seed)  # the same draws for every cell's data order
-        model = build_model(config, cell, units[cell])
-        records[cell] = run.fit(model, train, validation=validation, subdir=cell)
+        model, records[cell] = fit_cell(run, config, cell, units[cell], train, validation)
         models[cell], curves[cell] = model, records[cell].history["val_loss"]
         best_epochs[cell] = records[cell].exported["epoch"]
         metrics[f"nll_{cell}"] = nll_per_step(model, test_rolls)

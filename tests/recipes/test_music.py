@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from deepkit import tbptt
 from deepkit.recipe import load_recipe
 from deepkit.testing import serve_without_deepkit
 
@@ -108,3 +109,93 @@ def test_config_refuses_what_cannot_be_trained():
         music.Config(parameters=50)
     with pytest.raises(ValueError, match="validation_percent"):
         dataclasses.replace(music.Config(), validation_percent=100)
+    with pytest.raises(ValueError, match=r"keys must be one of \('c', 'as_written'\), received 'C major'"):
+        music.Config(keys="C major")
+    with pytest.raises(ValueError, match="learning_rates must be 4 positive step sizes.*received \\(0.01, 0.02\\)"):
+        music.Config(learning_rates=(0.01, 0.02))
+    with pytest.raises(ValueError, match="clipnorm and tbptt_steps must be >= 0"):
+        music.Config(clipnorm=-1.0)
+
+
+def keras_adam(steps, learning_rate, clipnorm):
+    """NumPy Adam as Keras writes it (epsilon outside the bias correction), each step's
+    gradients first rescaled together to global norm ``clipnorm`` when above it (0: never)."""
+    weights = [np.zeros_like(g) for g in steps[0]]
+    m, v = [np.zeros_like(g) for g in steps[0]], [np.zeros_like(g) for g in steps[0]]
+    for t, gradients in enumerate(steps, 1):
+        norm = np.sqrt(sum((g**2).sum() for g in gradients))
+        if clipnorm and norm > clipnorm:
+            gradients = [g * clipnorm / norm for g in gradients]
+        alpha = learning_rate * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        for i, g in enumerate(gradients):
+            m[i] = 0.9 * m[i] + 0.1 * g
+            v[i] = 0.999 * v[i] + 0.001 * g**2
+            weights[i] = weights[i] - alpha * m[i] / (np.sqrt(v[i]) + 1e-7)
+    return weights
+
+
+@pytest.mark.parametrize("clipnorm", [0.0, 1.0, 3.0])
+def test_clipnorm_rescales_all_gradients_together_to_that_global_norm(clipnorm):
+    """Two weights whose gradients have norms 3 and 4 (global 5), then 1 and 1: clipping
+    each weight's gradient on its own (Keras' ``clipnorm``) or not at all would move them
+    elsewhere after the second step."""
+    steps = [[np.array([3.0, 0.0]), np.array([0.0, 4.0])], [np.array([1.0, 0.0]), np.array([0.0, 1.0])]]
+    optimizer = music.optimizer_for(music.Config(clipnorm=clipnorm, learning_rates=(0.1, 0.1, 0.1, 0.2)), "gru")
+    assert float(optimizer.learning_rate) == pytest.approx(0.2)  # gru's, the last of CELLS
+    variables = [keras.Variable(np.zeros(2, "float32")) for _ in range(2)]
+    for gradients in steps:
+        optimizer.apply_gradients(zip([tf.constant(g, tf.float32) for g in gradients], variables))
+    for variable, expected in zip(variables, keras_adam(steps, 0.2, clipnorm)):
+        np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5)
+    if clipnorm == 1.0:
+        elsewhere = keras_adam([[g / np.linalg.norm(g) for g in step] for step in steps], 0.2, 0.0)  # per weight
+        assert not np.allclose(np.concatenate(elsewhere), np.concatenate([v.numpy() for v in variables]), rtol=1e-3)
+
+
+def test_tbptt_layout_gives_each_piece_one_row_read_chunk_after_chunk():
+    """Read row by row, batch after batch from each group's start, the chunks join up
+    into every piece's next-step examples, each piece once; padding has weight 0."""
+    rng = np.random.default_rng(4)
+    rolls = [(rng.uniform(size=(n, 88)) < 0.1).astype("float32") for n in (5, 9, 3, 7, 8)]
+    layout = music.chunked_pieces(rolls, batch_size=2, steps=3, seed=0)
+    batches = list(layout.dataset.as_numpy_iterator())
+    found = []
+    for begin, end in zip(layout.starts, layout.starts[1:] + (len(batches),)):
+        for row in range(2):
+            inputs = np.concatenate([batches[b][0][row] for b in range(begin, end)])
+            targets = np.concatenate([batches[b][1][row] for b in range(begin, end)])
+            weights = np.concatenate([batches[b][2][row] for b in range(begin, end)])
+            real = int(weights.sum())
+            assert (weights[:real] == 1).all() and (weights[real:] == 0).all()
+            if real:
+                found.append((inputs[:real], targets[:real]))
+    expected = music.next_step_examples(rolls)
+    assert len(found) == len(rolls)
+    for inputs, targets in expected:
+        assert any(len(x) == len(inputs) and (x == inputs).all() and (y == targets).all() for x, y in found)
+
+
+def test_the_stateful_copy_reading_the_tbptt_layout_scores_what_the_model_scores_on_whole_pieces():
+    """The state carried across chunks is the whole piece's: the per-step NLL summed over
+    the layout's batches (states zeroed at each group's start) is nll_per_step's."""
+    keras.utils.set_random_seed(0)
+    model = music.build_model(music.Config(), "peephole_lstm", 6)
+    rng = np.random.default_rng(5)
+    rolls = [(rng.uniform(size=(n, 88)) < 0.1).astype("float32") for n in (5, 11, 4)]
+    layout = music.chunked_pieces(rolls, batch_size=2, steps=3, seed=1)
+    trainer = tbptt.stateful_copy(model, 2)
+    per_step = music.StepNLL(reduction=None)
+    total = 0.0
+    for index, (inputs, targets, weights) in enumerate(layout.dataset.as_numpy_iterator()):
+        if index in layout.starts:
+            tbptt.reset_states(trainer)
+        total += float(np.sum(per_step(targets, trainer(inputs)) * weights))
+    assert total / sum(map(len, rolls)) == pytest.approx(music.nll_per_step(model, rolls), rel=1e-5)
+
+
+def test_tbptt_training_runs_the_recipe_and_serves_the_stateless_model(tmp_path):
+    config = dataclasses.replace(music.smoke(), tbptt_steps=8, export_dir=str(tmp_path / "saved"))
+    metrics = music.train_and_evaluate(config, str(tmp_path / "run"))
+    assert all(np.isfinite(metrics[f"nll_{cell}"]) for cell in music.CELLS)
+    served = keras.saving.load_model(str(tmp_path / "run" / "model.keras"))
+    assert not any(getattr(layer, "stateful", False) for layer in served.layers)
