@@ -137,12 +137,44 @@ def make_strategy(name):
 
     if name == "default":
         return tf.distribute.get_strategy()
+    distinct_noise_per_replica()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     read_tf_config()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     fix_keras_multi_worker_fit()
     return strategy
+
+
+def distinct_noise_per_replica():
+    """Makes every replica draw its own random numbers from a ``keras.random.SeedGenerator``.
+
+    A mirrored ``SeedGenerator`` holds the same state on every replica, so without
+    this each replica draws the same noise: a GAN's fake batch is the same on every
+    replica (the discriminator sees ``batch / replicas`` distinct fakes, not
+    ``batch``), dropout drops the same units of every replica's i-th example, and
+    Word2Vec draws the same negatives. Here, in a replica context of several
+    replicas, ``SeedGenerator.next`` offsets the seed it returns by the replica's id;
+    the state it advances, and one device's draws, are unchanged. Idempotent.
+    """
+    import keras
+    import tensorflow as tf
+
+    generator = keras.random.SeedGenerator
+    if getattr(generator.next, "deepkit_per_replica", False):
+        return
+    draw = generator.next
+
+    def next_seed(self, ordered=True):
+        seed = draw(self, ordered)
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return seed
+        replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
+        return seed + tf.stack([replica * tf.constant(1_000_003, seed.dtype), tf.zeros((), seed.dtype)])
+
+    next_seed.deepkit_per_replica = True
+    generator.next = next_seed
 
 
 def fix_keras_multi_worker_fit():
