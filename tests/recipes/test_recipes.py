@@ -16,6 +16,7 @@ from deepkit import data
 from deepkit.export import versions
 from deepkit.recipe import load_recipe, recipe_names
 from deepkit.testing import serve_without_deepkit
+from tests.serving.exported_graphs import check_exported_graph
 
 # Files each recipe writes besides model.keras, metrics.json, config.json and training.png
 # (a recipe not named here: its plots recorded in metrics.json).
@@ -132,6 +133,7 @@ def check_smoke_run(module, tmp_path):
     inputs, endpoint, expected = serving_request(name, config, restored)
     served = serve_without_deepkit(str(version_1), inputs, endpoint)
     np.testing.assert_allclose(served[0], expected, rtol=1e-4, atol=1e-5)
+    check_exported_graph(name, str(version_1), endpoint, inputs, expected)  # no cuDNN op; saved_model_cli run
     if name == "forecast":  # the served model speaks the series' units: its MAE is the recipe's
         assert np.mean(np.abs(served[0][:, 0] - forecast_windows(config)[1])) == pytest.approx(metrics["mae"], rel=1e-4)
 
