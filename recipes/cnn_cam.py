@@ -2,7 +2,8 @@
 
 A fully convolutional network without biases (a 5x5 convolution, 2x2 max pooling, a
 stride-2 3x3 convolution, a 3x3 convolution, global average pooling, a dense softmax) is
-trained on the 28x28 digits. Every layer's output size is checked against floor((n + 2p - k)/s) + 1.
+trained on the 28x28 digits, keeping the epoch with the lowest loss on the last
+`validation_percent` of the training digits. Every layer's output size is checked against floor((n + 2p - k)/s) + 1.
 Its class activation maps (Zhou et al. 2016) and Grad-CAM maps (Selvaraju et al. 2017)
 come from `deepkit.vision`.
 
@@ -58,8 +59,10 @@ class Config(recipe.RecipeConfig):
     canvas_size: int = 56  # side of the empty canvas the localisation check pastes digits on
     localization_examples: int = 500  # test digits pasted on canvases for the localisation check
     grid_examples: int = 8  # test digits in cam_grid.png and localization.png
+    validation_percent: int = 10  # last % of the training digits held out to pick the exported epoch
 
     def __post_init__(self):
+        data.held_out_splits(self.validation_percent)
         if len(self.filters) != 3 or min(self.filters) < 1:
             raise ValueError(f"filters must be three positive channel counts, received {self.filters!r}")
 
@@ -214,17 +217,19 @@ def add_to_record(workdir, key, value):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    x_train, y_train = images_and_labels(config.data, "train")
+    fit_split, validation_split = data.held_out_splits(config.validation_percent)
+    x_train, y_train = images_and_labels(config.data, fit_split)
     x_test, y_test = images_and_labels(config.data, "test")
     if config.canvas_size < x_test.shape[1]:
         raise ValueError(f"canvas_size {config.canvas_size} is smaller than the {x_test.shape[1]}-pixel images")
     train = data.batched(tf.data.Dataset.from_tensor_slices((x_train, y_train)), config.batch_size,
                          shuffle_seed=config.seed)
+    validation = data.batched(tf.data.Dataset.from_tensor_slices(images_and_labels(config.data, validation_split)), 256)
     test = data.batched(tf.data.Dataset.from_tensor_slices((x_test, y_test)), 256)
 
     classifier = build_classifier(run.info.num_classes or int(y_train.max()) + 1, config.filters, config.dropout,
                                   config.learning_rate)
-    history = run.fit(classifier, train, validation=test)
+    history = run.fit(classifier, train, validation=validation)
     _, accuracy = classifier.evaluate(test, verbose=0)
 
     sizes = layer_sizes(classifier, x_test.shape[1])

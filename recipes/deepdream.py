@@ -6,7 +6,8 @@ detail re-injected after each. Online (`network="inception_v3"`) the network is
 Keras' InceptionV3 with its ImageNet weights (downloaded by `keras.applications`), which
 dreams in colour. Offline (`network="digit_cnn"`, the default) no ImageNet weights can be
 had: the recipe trains the cnn_cam recipe's fully convolutional CNN on `data` for
-`epochs` epochs and dreams with it on the grey photograph; its middle layer (conv2)
+`epochs` epochs (keeping its best epoch on the last `validation_percent` of the
+training digits) and dreams with it on the grey photograph; its middle layer (conv2)
 draws a fine hatching of short strokes, its last (conv3) longer digit-like strokes. The
 run says which network it used.
 
@@ -60,8 +61,10 @@ class Config(recipe.RecipeConfig):
     octave_scale: float = 1.4  # size ratio of successive octaves
     steps: int = 20  # gradient-ascent steps per octave
     step_size: float = 0.004  # step of the normalised gradient, in pixel units
+    validation_percent: int = 10  # digit_cnn: last % of the training digits held out to pick its epoch
 
     def __post_init__(self):
+        data.held_out_splits(self.validation_percent)
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {', '.join(NETWORKS)}, received {self.network!r}")
         if self.photo not in PHOTOGRAPHS:
@@ -89,11 +92,14 @@ def inception_preprocess(x):
 
 def digit_cnn(run, config):
     """The cnn_cam recipe's CNN, trained on ``config.data``; returns it and its test accuracy."""
-    arrays = {split: cnn_cam.images_and_labels(config.data, split) for split in ("train", "test")}
+    fit_split, validation_split = data.held_out_splits(config.validation_percent)
+    arrays = {name: cnn_cam.images_and_labels(config.data, split)
+              for name, split in (("train", fit_split), ("validation", validation_split), ("test", "test"))}
     train = data.batched(tf.data.Dataset.from_tensor_slices(arrays["train"]), config.batch_size, shuffle_seed=config.seed)
+    validation = data.batched(tf.data.Dataset.from_tensor_slices(arrays["validation"]), 256)
     test = data.batched(tf.data.Dataset.from_tensor_slices(arrays["test"]), 256)
     model = cnn_cam.build_classifier(run.info.num_classes or 10, config.filters)
-    history = run.fit(model, train, validation=test)
+    history = run.fit(model, train, validation=validation)
     return model, history, model.evaluate(test, verbose=0)[1]
 
 

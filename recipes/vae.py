@@ -1,7 +1,9 @@
 """A variational autoencoder of handwritten digits with a 2-D latent space.
 
 `deepkit.models.VAE` (Kingma & Welling 2014) trains encoder and decoder with the ELBO
-(reconstruction + `beta` · KL).
+(reconstruction + `beta` · KL). The exported weights are those of the epoch with the
+lowest loss on the last `validation_percent` of the training digits; the test digits
+only score.
 
 Writes latent_grid.png (the decoder's digit at each point of a 2-D grid of the latent
 space, through the inverse normal CDF like Kingma & Welling's figures) and
@@ -55,6 +57,10 @@ class Config(recipe.RecipeConfig):
     learning_rate: float = 1e-3  # Adam step size
     judge_epochs: int = 10  # training epochs of the digit classifier that judges the samples
     quality_samples: int = 1000  # fresh samples (decoded z ~ N(0, I)) the digit classifier judges
+    validation_percent: int = 10  # last % of the training digits held out to pick the exported epoch
+
+    def __post_init__(self):
+        data.held_out_splits(self.validation_percent)
 
 
 def smoke():
@@ -81,14 +87,17 @@ def build(config, pixels):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    arrays = {split: data.split_arrays(config.data, split) for split in ("train", "test")}
+    fit_split, validation_split = data.held_out_splits(config.validation_percent)
+    arrays = {name: data.split_arrays(config.data, split)
+              for name, split in (("train", fit_split), ("validation", validation_split), ("test", "test"))}
     shape = arrays["train"]["image"].shape[1:3]
     flat = {split: a["image"].reshape(len(a["image"]), -1).astype("float32") / 255.0 for split, a in arrays.items()}
     train = data.batched(tf.data.Dataset.from_tensor_slices(flat["train"]), config.batch_size, shuffle_seed=config.seed)
+    validation = data.batched(tf.data.Dataset.from_tensor_slices(flat["validation"]), 512)
     test = data.batched(tf.data.Dataset.from_tensor_slices(flat["test"]), 512)
 
     vae = build(config, flat["train"].shape[1])
-    history = run.fit(vae, train, validation=test)
+    history = run.fit(vae, train, validation=validation)
     logs = vae.evaluate(test, verbose=0, return_dict=True)
 
     if config.latent_dim == 2:

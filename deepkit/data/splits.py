@@ -68,3 +68,19 @@ def split_indices(length, split, chronological, seed=SEED):
         cut = int(round(TRAIN_FRACTION * length))
         indices = order[:cut] if name == "train" else order[cut:]
     return indices[_bound(start, len(indices)) : _bound(stop, len(indices))].astype("int64")
+
+
+def held_out_splits(validation_percent, split="train"):
+    """The split strings ``(fit, validation)`` that hold out the last ``validation_percent``
+    of ``split``, e.g. ``("train[:90%]", "train[90%:]")`` for 10: the epoch a run keeps is
+    picked on data that is neither trained on nor tested on.
+
+    Raises:
+        ValueError: unless ``validation_percent`` is an integer in (0, 100).
+    """
+    if isinstance(validation_percent, bool) or not isinstance(validation_percent, int) or not (
+        0 < validation_percent < 100
+    ):
+        raise ValueError(f"validation_percent must be an integer in (0, 100), received {validation_percent!r}")
+    cut = 100 - validation_percent
+    return f"{split}[:{cut}%]", f"{split}[{cut}%:]"
