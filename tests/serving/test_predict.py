@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import deepkit.serving
 from deepkit import cli
 from tests.serving.tiny_models import export_next, numbers_model, strings_model
 
@@ -107,3 +108,12 @@ def test_help_answers_without_importing_tensorflow(command):
     assert result.returncode == 0 and f"usage: deepkit {command}" in result.stdout, result.stderr[-2000:]
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "deepkit.serving.commands" in imported and not {"tensorflow", "keras", "fastapi"} & imported
+
+
+def test_serve_without_the_serve_extra_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # import fastapi raises ImportError, as when not installed
+    monkeypatch.delitem(sys.modules, "deepkit.serving.server", raising=False)
+    monkeypatch.delattr(deepkit.serving, "server", raising=False)  # what an earlier import left on the package
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["serve", str(tmp_path)])
+    assert exit_.value.code == 2 and "pip install 'deepkit[serve]'" in capsys.readouterr().err
