@@ -158,3 +158,17 @@ def test_missing_package_says_to_install_the_data_extra(monkeypatch, name, packa
     pip_name = {"sklearn": "scikit-learn"}.get(package, package)
     with pytest.raises(ImportError, match=rf"needs the package '{pip_name}'.*pip install 'deepkit\[data\]'"):
         data.load(name)
+
+
+def test_held_out_splits_hold_out_the_tail_of_train_and_refuse_bad_percentages():
+    from deepkit.data import held_out_splits
+
+    fit, validation = held_out_splits(10)
+    assert (fit, validation) == ("train[:90%]", "train[90%:]")
+    train = data.split_arrays("digits", "train")["label"]
+    parts = [data.split_arrays("digits", split)["label"] for split in (fit, validation)]
+    np.testing.assert_array_equal(np.concatenate(parts), train)
+    assert len(parts[1]) == round(len(train) * 0.1)
+    for bad in (0, 100, -5, 2.5, True):
+        with pytest.raises(ValueError, match=r"validation_percent must be an integer in \(0, 100\), received"):
+            held_out_splits(bad)
