@@ -19,7 +19,7 @@ How a recipe trains with it (the served model stays stateless)::
     trainer.compile(...)                             # gradient clipping: global_clipnorm=...
     train = tbptt.stream_batches(ids[:-1], ids[1:], batch_size, steps)
     trainer.fit(train.dataset, callbacks=[tbptt.ResetStates(train)])
-    model.set_weights(trainer.get_weights())         # the state variables are not weights
+    tbptt.copy_trained(trainer, model)               # weights and optimizer state back
 """
 
 from typing import NamedTuple
@@ -299,3 +299,29 @@ def stateful_copy(model, batch_size):
         raise ValueError(f"stateful_copy: model {model.name!r} has no recurrent layer (none takes `stateful`)")
     copy.set_weights(model.get_weights())
     return copy
+
+
+def copy_trained(trainer, model):
+    """Copies the weights of ``trainer`` (a :func:`stateful_copy` of ``model``) into ``model``,
+    and, when both are compiled, the state of the trainer's optimizer into ``model``'s, so
+    that ``model`` saves (``.keras``) as if it had been trained itself.
+
+    Raises:
+        ValueError: the two models' weights or optimizers do not match one for one.
+    """
+    shapes = [tuple(w.shape) for w in trainer.weights], [tuple(w.shape) for w in model.weights]
+    if shapes[0] != shapes[1]:
+        raise ValueError(f"copy_trained: {trainer.name!r} and {model.name!r} must hold the same weights; received "
+                         f"shapes {shapes[0]} and {shapes[1]}")
+    model.set_weights(trainer.get_weights())
+    if getattr(trainer, "optimizer", None) is None or getattr(model, "optimizer", None) is None:
+        return
+    if trainer.optimizer.built and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    pairs = list(zip(trainer.optimizer.variables, model.optimizer.variables))
+    if len(trainer.optimizer.variables) != len(model.optimizer.variables) or any(
+            a.shape != b.shape for a, b in pairs):
+        raise ValueError(f"copy_trained: the optimizers of {trainer.name!r} and {model.name!r} must be of the same "
+                         "kind, built on the same weights")
+    for source, target in pairs:
+        target.assign(source)

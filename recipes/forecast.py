@@ -71,7 +71,7 @@ class Config(recipe.RecipeConfig):
     monitor: str = "val_loss"  # validation metric that picks the exported epoch: val_loss or val_mae
     monitor_mode: str = "min"  # min or max: which end of the monitor is best
     epochs: int = 60  # training epochs
-    batch_size: int = 32  # windows per batch
+    batch_size: int = 32  # windows per batch (with tbptt_steps: rows of the series read side by side)
     learning_rate: float = 3e-3  # Adam step size
     clipnorm: float = 0.0  # rescale the gradient when its global norm exceeds this (global_clipnorm); 0: never
     tbptt_steps: int = 0  # >0: truncated BPTT, batch_size stateful rows read this many steps per batch; 0: windows
@@ -126,7 +126,7 @@ def fit_truncated(run, config, fit_part, validation_part):
     trainer = compiled(tbptt.stateful_copy(build_model(config, many_to_many=True), config.batch_size), config)
     history = run.fit(trainer, train.dataset, validation=validation, callbacks=[tbptt.ResetStates(train)])
     model = build_model(config)
-    model.set_weights(trainer.get_weights())
+    tbptt.copy_trained(trainer, model)
     return model, history
 
 

@@ -68,7 +68,7 @@ class Config(recipe.RecipeConfig):
     embedding_dim: int = 32  # character vector size
     units: int = 256  # PeepholeLSTM units
     epochs: int = 20  # training epochs
-    batch_size: int = 64  # windows per batch
+    batch_size: int = 64  # windows per batch (with tbptt_steps: rows of the text read side by side)
     learning_rate: float = 3e-3  # Adam step size
     clipnorm: float = 1.0  # rescale the gradient when its global norm exceeds this (global_clipnorm); 0: never
     tbptt_steps: int = 0  # >0: truncated BPTT, batch_size stateful rows read this many characters per step; 0: windows
@@ -125,7 +125,7 @@ def fit_truncated(run, model, config, train_ids, validation_ids):
     trainer = compiled(tbptt.stateful_copy(model, config.batch_size), config)
     history = run.fit(trainer, layouts[0].dataset, validation=layouts[1].dataset,
                       callbacks=[tbptt.ResetStates(*layouts)])
-    model.set_weights(trainer.get_weights())
+    tbptt.copy_trained(trainer, model)
     return history
 
 

@@ -3,6 +3,7 @@ on, the stateful layers carry the forward state across chunks but no gradient, t
 land where sequences start, and TBPTT learns long text as well as full backprop."""
 
 import doctest
+import warnings
 
 import keras
 import numpy as np
@@ -147,6 +148,26 @@ def test_stateful_copy_is_stateful_holds_the_weights_and_gives_them_back():
     model.set_weights(trainer.get_weights())
     np.testing.assert_array_equal(model.get_layer("logits").get_weights()[1],
                                   trainer.get_layer("logits").get_weights()[1])
+
+
+def test_copy_trained_brings_back_weights_and_optimizer_state_so_the_model_saves_as_trained(tmp_path):
+    model = char_model(12)
+    trainer = tbptt.stateful_copy(model, batch_size=2)
+    for m in (model, trainer):
+        m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ids = np.random.default_rng(3).integers(0, 12, (2, 5))
+    trainer.train_on_batch(ids, ids)
+    tbptt.copy_trained(trainer, model)
+    for a, b in zip(trainer.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert int(model.optimizer.iterations) == 1
+    model.save(tmp_path / "m.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Skipping variable loading for optimizer"
+        restored = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(restored(ids)), np.asarray(model(ids)), atol=1e-6)
+    with pytest.raises(ValueError, match="must hold the same weights"):
+        tbptt.copy_trained(trainer, char_model(12, units=6))
 
 
 def test_predict_through_a_sequence_layout_with_reset_states_equals_each_sequence_read_whole():
