@@ -235,7 +235,8 @@ def caption_grid(path, images, captions, references, title):
 
 
 def attention_maps(path, model, images, captions, weights, title):
-    """One row per image: the image, then each word's attention over the CNN grid, upsampled onto it."""
+    """One row per image: the image, then each word's attention over the CNN grid, upsampled
+    onto it and scaled by that word's largest weight."""
     grid = model.image_encoder.compute_output_shape((None,) + model.image_shape)[1:3]
     words = max(len(c.split()) for c in captions) + 1  # and <end>
     figure, axes = plt.subplots(len(images), words + 1, figsize=(2.4 * (words + 1), 1.4 * len(images) + 0.8),
@@ -247,12 +248,12 @@ def attention_maps(path, model, images, captions, weights, title):
         shown = caption.split() + ["<end>"]
         for axis, word, step in zip(row[1:], shown, weight):
             _show(axis, image)
-            heat = axis.imshow(step.reshape(grid), cmap="inferno", alpha=0.6, vmin=0.0, vmax=float(step.max()) or 1.0,
-                               extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+            heat = axis.imshow(step.reshape(grid) / max(float(step.max()), 1e-12), cmap="inferno", alpha=0.6,
+                               vmin=0.0, vmax=1.0, extent=(-0.5, width - 0.5, height - 0.5, -0.5))
             axis.set_title(f"'{word}'", fontsize=8)
         for axis in row[1 + len(shown):]:
             axis.axis("off")
-    figure.colorbar(heat, ax=axes[:, 1:].ravel().tolist(), label="attention weight (0-1; colour scale per word)")
+    figure.colorbar(heat, ax=axes[:, 1:].ravel().tolist(), label="attention weight / the word's largest (0-1)")
     figure.suptitle(title)
     figure.savefig(path, dpi=110)
     plt.close(figure)
