@@ -34,7 +34,9 @@ class LoadedModel:
 
     def __init__(self, path):
         if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-            raise FileNotFoundError(f"no SavedModel at {path}: expected {os.path.join(path, 'saved_model.pb')}")
+            versions = sorted(int(v) for v in os.listdir(path) if v.isdigit()) if os.path.isdir(path) else []
+            hint = f" ({path} holds the versions {versions}: give {os.path.join(path, str(versions[-1]))})" if versions else ""
+            raise FileNotFoundError(f"no SavedModel at {path}: expected {os.path.join(path, 'saved_model.pb')}{hint}")
         self.path = path
         self._loaded = tf.saved_model.load(path)
         # Only the signatures TensorFlow Serving sees (the SavedModel's SignatureDefs),

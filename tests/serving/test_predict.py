@@ -91,6 +91,9 @@ def test_the_signature_flag_and_a_missing_savedmodel(exported, tmp_path, capsys)
     assert status == 2 and "unknown signature 'nope'" in err
     status, _, err = predict(capsys, tmp_path, "--input", tmp_path / "w.txt")
     assert status == 2 and "no SavedModel at" in err and "saved_model.pb" in err
+    model_folder = os.path.dirname(exported[1])  # the folder of versions, not a version
+    status, _, err = predict(capsys, model_folder, "--input", tmp_path / "w.txt")
+    assert status == 2 and f"holds the versions [1]: give {exported[1]}" in err
 
 
 def test_serve_refuses_a_folder_without_versions(tmp_path, capsys):
