@@ -38,6 +38,16 @@ class GAN(SavesSeedState, TrackedModel):
     ``predict(z)`` generates; ``export(path)`` writes ``serve`` (``z -> G(z)``) and
     ``generate(num_samples, seed)``.
 
+    With ``generator_ema``, the model also keeps ``ema_generator``, a copy of the
+    generator whose weights follow an exponential moving average of the trained
+    generator's (Karras et al. 2018; Yazıcı et al. 2019): after every generator update
+    ``w_ema ← d·w_ema + (1 - d)·w`` for every weight, batch-normalisation statistics
+    included, with ``d = min(generator_ema, (1 + t) / (10 + t))`` at generator update
+    ``t`` (``tf.train.ExponentialMovingAverage``'s ramp, so that the average forgets
+    the initial weights early in training). ``predict``, ``generate`` and the exported
+    endpoints then sample from ``ema_generator``; training still runs on
+    ``generator``, and both are saved in ``.keras`` files.
+
     Args:
         generator: Keras model ``z (batch, latent_dim) -> sample``.
         discriminator: Keras model ``sample -> logits (batch, 1)``.
@@ -45,6 +55,10 @@ class GAN(SavesSeedState, TrackedModel):
         discriminator_steps: Discriminator updates per generator update (default 1).
         label_smoothing: One-sided label smoothing of the real targets (default 0).
         generator_loss: ``"non_saturating"`` (default, ``-log D(G(z))``) or ``"minimax"``.
+        generator_ema: ``None`` (default: sample from the trained generator) or the
+            decay ``d`` in [0, 1) of the moving average of its weights that samples
+            (``0.999`` is common); needs a generator that ``keras.models.clone_model``
+            can copy.
         seed: Seed of the latent sampler (its state is saved in ``.keras`` files,
             with both optimizers, so training resumes where it stopped).
 
@@ -59,6 +73,10 @@ class GAN(SavesSeedState, TrackedModel):
 
     Reference:
         Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+        Karras, Aila, Laine & Lehtinen, "Progressive Growing of GANs for Improved
+        Quality, Stability, and Variation", ICLR 2018 (the generator's moving average).
+        Yazıcı, Foo, Winkler, Yap, Piliouras & Chandrasekhar, "The Unusual
+        Effectiveness of Averaging in GAN Training", ICLR 2019.
     """
 
     tracked_losses = ("d_loss", "g_loss")
@@ -71,6 +89,7 @@ class GAN(SavesSeedState, TrackedModel):
         discriminator_steps=1,
         label_smoothing=0.0,
         generator_loss="non_saturating",
+        generator_ema=None,
         seed=None,
         **kwargs,
     ):
@@ -85,6 +104,8 @@ class GAN(SavesSeedState, TrackedModel):
         discriminator_steps = check_int(owner, "discriminator_steps", discriminator_steps)
         check_rate(owner, "label_smoothing", label_smoothing)
         check_choice(owner, "generator_loss", generator_loss, GENERATOR_LOSSES)
+        if generator_ema is not None:
+            generator_ema = check_rate(owner, "generator_ema", generator_ema)
         self._check_discriminator(getattr(discriminator, "outputs", None))
         super().__init__(tracked=self.tracked_losses, **kwargs)
         self.generator = generator
@@ -93,11 +114,33 @@ class GAN(SavesSeedState, TrackedModel):
         self.discriminator_steps = discriminator_steps
         self.label_smoothing = float(label_smoothing)
         self.generator_loss = generator_loss
+        self.generator_ema = generator_ema
+        self.ema_generator = None if generator_ema is None else self._averaged_copy(generator)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_optimizer = None
         self.g_optimizer = None
         self.mark_built(generator, discriminator)
+
+    def _averaged_copy(self, generator):
+        """A copy of ``generator`` with its own weights, starting from the generator's."""
+        try:
+            copy = keras.models.clone_model(generator)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{type(self).__name__}: `generator_ema` needs a generator that keras.models.clone_model can "
+                f"copy (Functional, Sequential, or a subclass whose get_config holds every constructor "
+                f"argument). Received: {type(generator).__name__}, which it could not copy: "
+                f"{str(error).splitlines()[0]}"
+            ) from None
+        if getattr(generator, "built", False):
+            copy.set_weights(generator.get_weights())
+        return copy
+
+    @property
+    def sampler(self):
+        """The network that samples: ``ema_generator`` with ``generator_ema``, else ``generator``."""
+        return self.generator if self.ema_generator is None else self.ema_generator
 
     def _check_discriminator(self, outputs):
         if outputs is None:
@@ -156,7 +199,7 @@ class GAN(SavesSeedState, TrackedModel):
     # === Training ===
 
     def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
+        return self.sampler(inputs, training=training)
 
     def sample_latent(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator, dtype=self.compute_dtype)
@@ -196,7 +239,16 @@ class GAN(SavesSeedState, TrackedModel):
             g_values = self.generator_losses(ops.shape(real)[0], training=True)
             scaled = self.scaled_loss(g_values["g_loss"], self.g_optimizer)
         self.update(tape, scaled, self.g_optimizer, self.generator.trainable_variables)
+        if self.ema_generator is not None:
+            self.update_generator_average()
         return self.record({**d_values, **g_values})
+
+    def update_generator_average(self):
+        """One step of ``ema_generator``'s moving average (see the class docstring)."""
+        updates = ops.cast(self.g_optimizer.iterations, "float32")  # already counts this update
+        decay = ops.minimum(self.generator_ema, (1.0 + updates) / (10.0 + updates))
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(decay * average + (1.0 - decay) * ops.cast(weight, average.dtype))
 
     def test_step(self, data):
         real, labels = self.split_batch(data)
@@ -211,12 +263,12 @@ class GAN(SavesSeedState, TrackedModel):
         z = tf.random.stateless_normal(
             tf.stack([num_samples, self.latent_dim]), seed=tf.stack([tf.cast(seed, tf.int32), 0])
         )
-        return self.generator(tf.cast(z, self.compute_dtype), training=False)
+        return self.sampler(tf.cast(z, self.compute_dtype), training=False)
 
     def serving_endpoints(self):
         scalar = tf.TensorSpec((), tf.int32)
         return {
-            "serve": (lambda z: self.generator(z, training=False), [tf.TensorSpec((None, self.latent_dim), tf.float32)]),
+            "serve": (lambda z: self.sampler(z, training=False), [tf.TensorSpec((None, self.latent_dim), tf.float32)]),
             "generate": (self.generate, [scalar, scalar]),
         }
 
@@ -230,6 +282,7 @@ class GAN(SavesSeedState, TrackedModel):
             "discriminator_steps": self.discriminator_steps,
             "label_smoothing": self.label_smoothing,
             "generator_loss": self.generator_loss,
+            "generator_ema": self.generator_ema,
             "seed": self.seed,
         }
 

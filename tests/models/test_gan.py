@@ -192,3 +192,63 @@ def test_can_ambiguity_term_makes_generated_samples_style_ambiguous():
     minimum = np.log(4) + 3 * np.log(4 / 3)
     # Measured: 8.6 without the term, 3.2 with it (the minimum is 2.25).
     assert minimum <= ambiguity[1.0] < 0.7 * ambiguity[0.0], ambiguity
+
+
+def test_generator_average_follows_the_ramped_moving_average_of_the_weights():
+    gan = make_gan(generator_ema=0.9)
+    average = [w.copy() for w in gan.generator.get_weights()]
+    np.testing.assert_array_equal(gan.ema_generator.get_weights()[0], average[0])  # starts as a copy
+    data = gaussian_mixture(64)
+    for t in range(1, 31):
+        gan.train_on_batch(data)
+        decay = min(0.9, (1 + t) / (10 + t))  # 0.18 at the first update, 0.9 from the 80th
+        average = [decay * a + (1 - decay) * w for a, w in zip(average, gan.generator.get_weights())]
+    for mine, expected in zip(gan.ema_generator.get_weights(), average):
+        np.testing.assert_allclose(mine, expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(gan.ema_generator.get_weights()[0], gan.generator.get_weights()[0])
+
+
+def test_predict_generate_and_export_sample_from_the_averaged_generator(tmp_path):
+    gan = make_gan(generator_ema=0.99)
+    gan.fit(gaussian_mixture(512), epochs=1, batch_size=64, verbose=0)
+    z = np.random.default_rng(2).normal(size=(5, 4)).astype("float32")
+    averaged = gan.ema_generator.predict(z, verbose=0)
+    np.testing.assert_allclose(gan.predict(z, verbose=0), averaged, rtol=1e-6)
+    assert not np.allclose(gan.generator.predict(z, verbose=0), averaged, atol=1e-4)
+    path = str(tmp_path / "gan")
+    gan.export(path, verbose=False)
+    np.testing.assert_allclose(serve_without_deepkit(path, [z])[0], averaged, rtol=1e-5, atol=1e-6)
+    served = serve_without_deepkit(path, [np.int32(6), np.int32(3)], "generate")[0]
+    np.testing.assert_allclose(served, gan.generate(6, 3), rtol=1e-5, atol=1e-6)
+
+
+def test_keras_file_keeps_the_generator_average_and_resumes_it(tmp_path):
+    gan = make_gan(generator_ema=0.95)
+    gan.fit(gaussian_mixture(256), epochs=1, batch_size=64, verbose=0)
+    gan.save(tmp_path / "gan.keras")
+    restored = keras.saving.load_model(tmp_path / "gan.keras")
+    assert restored.generator_ema == 0.95 and restored.get_config()["generator_ema"] == 0.95
+    for a, b in zip(restored.ema_generator.get_weights(), gan.ema_generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    data = gaussian_mixture(128, seed=1)
+    gan.fit(data, epochs=1, batch_size=64, verbose=0, shuffle=False)
+    restored.fit(data, epochs=1, batch_size=64, verbose=0, shuffle=False)
+    for a, b in zip(restored.ema_generator.get_weights(), gan.ema_generator.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_generator_ema_must_be_a_decay_of_a_copyable_generator():
+    with pytest.raises(ValueError, match=r"`generator_ema` must be a float in \[0, 1\). Received: generator_ema=1.0"):
+        make_gan(generator_ema=1.0)
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, z):
+            return self.dense(z)
+
+    discriminator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"`generator_ema` needs a generator that keras.models.clone_model can copy.*Received: Subclassed, which"):
+        GAN(Subclassed(), discriminator, latent_dim=4, generator_ema=0.999)
