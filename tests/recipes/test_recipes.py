@@ -45,6 +45,17 @@ OWN_FILES = {
 # Recipes whose model is not trained (they optimise pixels): their record says 0 epochs.
 UNTRAINED = {"style_transfer"}
 
+# Metrics the issues name, with the closed range each must fall in on the smoke run.
+SAMPLE_QUALITY = {"confident_fraction": (0.0, 1.0), "class_coverage_min": (0.0, 0.1),
+                  "frechet_distance": (0.0, np.inf), "judge_test_accuracy": (0.0, 1.0)}
+METRIC_RANGES = {
+    "gan": SAMPLE_QUALITY,
+    "vae": SAMPLE_QUALITY,
+    "can": {"max_entropy": (np.log(10), np.log(10)), "style_entropy_can": (0.0, np.log(10)),
+            "style_entropy_gan": (0.0, np.log(10)), "style_entropy_real": (0.0, np.log(10)),
+            "d_accuracy_can": (0.0, 1.0), "d_accuracy_gan": (0.0, 1.0)},
+}
+
 
 def serving_request(name, config, model):
     """(inputs, endpoint) for the recipe's SavedModel, and what the trained model answers."""
@@ -118,6 +129,8 @@ def check_smoke_run(module, tmp_path):
     metrics = module.train_and_evaluate(config, str(workdir))
 
     assert metrics and all(np.isfinite(value) for value in metrics.values()), metrics
+    for key, (low, high) in METRIC_RANGES.get(name, {}).items():
+        assert key in metrics and low - 1e-6 <= metrics[key] <= high + 1e-6, (key, metrics.get(key))
     for file in ["model.keras", "metrics.json", "config.json", "training.png"] + OWN_FILES.get(name, []):
         assert (workdir / file).stat().st_size > 0, file
     record = json.loads((workdir / "metrics.json").read_text())
