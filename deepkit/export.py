@@ -25,6 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from deepkit.serving.portability import portable_recurrent_layers
+
 STAGING_PREFIX = ".export-"
 STALE_AFTER_S = 24 * 3600  # a staging folder this old is left over from a killed export
 FINGERPRINT_FILE = os.path.join("assets.extra", "deepkit_fingerprint.txt")  # beside, not in, the graph
@@ -69,10 +71,13 @@ def export_version(model, export_dir, name, fingerprint=None):
     staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=base)
     try:
         written = os.path.join(staging, "saved_model")
-        if _plain_keras_model(model):
-            export_named(model, written)
-        else:
-            model.export(written, verbose=False)
+        # Keras' LSTM and GRU trace cuDNN-only ops when a GPU is visible; a served model
+        # must run on a CPU too.
+        with portable_recurrent_layers(model):
+            if _plain_keras_model(model):
+                export_named(model, written)
+            else:
+                model.export(written, verbose=False)
         if fingerprint is not None:
             os.makedirs(os.path.dirname(os.path.join(written, FINGERPRINT_FILE)), exist_ok=True)
             with open(os.path.join(written, FINGERPRINT_FILE), "w") as f:
