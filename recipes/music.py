@@ -14,8 +14,10 @@ Bernoulli: `keras.layers.SimpleRNN` (tanh),
 held-out chorales (the train/test split is by piece): the sum over the 88 keys of
 -log p(key on / off), in nats, averaged over every step of every test chorale, the
 first included (read after a row of zeros). Each cell has its own Adam step size
-(`learning_rates`, in the order of `CELLS`), and `clipnorm` rescales the whole gradient
-when its global norm exceeds it (Keras' `global_clipnorm`). Training reads windows of
+(`learning_rates`, in the order of `CELLS`), falling along a cosine to 0 at the last
+of `epochs` (`decay="cosine"`; raising `epochs` on a resumed run stretches the curve),
+and `clipnorm` rescales the whole gradient when its global norm exceeds it (Keras'
+`global_clipnorm`). Training reads windows of
 `window` steps, each from a zero state; with `tbptt_steps` > 0 it reads whole chorales
 instead, one per row of `batch_size` stateful rows, `tbptt_steps` steps per batch
 (truncated backpropagation through time, deepkit.tbptt: the state carries from chunk to
@@ -36,7 +38,9 @@ returns `next_step_probabilities`, float32 (batch, steps, 88): at position t, th
 probability of each key sounding at step t + 1 (prepend a row of zeros to get the
 first step's too). `generate` takes `primer`, float32 (primer_steps, 88) of 0/1 (may be
 empty), `steps`, int32 and `seed`, int32, and returns `roll`, float32 (steps, 88) of
-0/1: the steps sampled after the primer, the same for the same seed.
+0/1: the steps sampled after the primer, the same for the same seed. With `keys="c"`
+the models learnt chorales in C major / C minor: send rolls moved there
+(`deepkit.data.chorales.transpose_to_c`); the generated MIDI files are in C too.
 """
 
 import dataclasses
@@ -66,6 +70,7 @@ CELLS = ("tanh", "lstm", "peephole_lstm", "gru")
 CHUNG_2014 = {"tanh": 9.19, "peephole_lstm": 8.67, "gru": 8.54}
 PITCHES = chorales.PITCHES
 KEYS = ("c", "as_written")  # Config.keys: transposed to C major / C minor (chorales.transpose_to_c), or not
+DECAYS = ("cosine", "none")  # Config.decay
 
 
 @dataclasses.dataclass
@@ -78,9 +83,10 @@ class Config(recipe.RecipeConfig):
     parameters: int = 20_000  # weights of each model, recurrent layer and output layer (Chung et al.: ~20k)
     validation_percent: int = 10  # last % of the training chorales, held out to pick each model's epoch
     window: int = 32  # training windows of this many steps, half overlapping (evaluation reads whole chorales)
-    epochs: int = 40  # training epochs per model
-    batch_size: int = 16  # training windows per batch
-    learning_rates: tuple = (1e-2, 3e-2, 3e-2, 3e-2)  # Adam step size per cell: tanh, lstm, peephole_lstm, gru
+    epochs: int = 30  # training epochs per model
+    batch_size: int = 32  # training windows per batch (with tbptt_steps: chorales per batch)
+    learning_rates: tuple = (2e-2, 3e-2, 3e-2, 5e-2)  # Adam step size per cell: tanh, lstm, peephole_lstm, gru
+    decay: str = "cosine"  # "cosine": each step size falls along a cosine to 0 at the last epoch; "none"
     clipnorm: float = 1.0  # rescale the gradient when its global norm exceeds this (global_clipnorm); 0: never
     tbptt_steps: int = 0  # >0: truncated BPTT over whole chorales, this many steps per batch; 0: windows
     primer_steps: int = 8  # opening steps of a held-out chorale that the generated pieces continue
@@ -96,6 +102,8 @@ class Config(recipe.RecipeConfig):
             raise ValueError(f"window must be >= 2 steps, received {self.window}")
         if self.keys not in KEYS:
             raise ValueError(f"keys must be one of {KEYS}, received {self.keys!r}")
+        if self.decay not in DECAYS:
+            raise ValueError(f"decay must be one of {DECAYS}, received {self.decay!r}")
         if len(self.learning_rates) != len(CELLS) or not all(rate > 0 for rate in self.learning_rates):
             raise ValueError(f"learning_rates must be {len(CELLS)} positive step sizes, one per cell of {CELLS}, "
                              f"received {self.learning_rates!r}")
@@ -244,33 +252,39 @@ def units_for(cell, parameters):
     return min((low, high), key=lambda units: abs(parameter_count(cell, units) - parameters))
 
 
-def optimizer_for(config, cell):
-    """Adam with ``cell``'s step size from ``config.learning_rates``; the gradient rescaled
-    to norm ``config.clipnorm`` when its global norm exceeds it (0: never)."""
-    return keras.optimizers.Adam(config.learning_rates[CELLS.index(cell)], global_clipnorm=config.clipnorm or None)
+def optimizer_for(config, cell, total_steps=None):
+    """Adam with ``cell``'s step size from ``config.learning_rates``, falling along a
+    cosine to 0 over ``total_steps`` updates when ``config.decay`` is ``"cosine"`` and
+    ``total_steps`` is given (constant otherwise); the gradient rescaled to norm
+    ``config.clipnorm`` when its global norm exceeds it (0: never)."""
+    rate = config.learning_rates[CELLS.index(cell)]
+    if config.decay == "cosine" and total_steps:
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=total_steps)
+    return keras.optimizers.Adam(rate, global_clipnorm=config.clipnorm or None)
 
 
-def build_model(config, cell, units):
-    """``rolls (batch, steps, 88)`` → ``next_step_probabilities (batch, steps, 88)``, compiled."""
+def build_model(config, cell, units, total_steps=None):
+    """``rolls (batch, steps, 88)`` → ``next_step_probabilities (batch, steps, 88)``,
+    compiled with :func:`optimizer_for` (``total_steps``: the updates of the whole run)."""
     rolls = keras.Input((None, PITCHES), name="rolls")
     sequence = recurrent_layer(cell, units)(rolls)[0]
     probabilities = keras.layers.Dense(PITCHES, activation="sigmoid", name="next_step_probabilities")(sequence)
     model = keras.Model(rolls, probabilities, name=f"music_{cell}")
-    model.compile(optimizer=optimizer_for(config, cell), loss=StepNLL())
+    model.compile(optimizer=optimizer_for(config, cell, total_steps), loss=StepNLL())
     return model
 
 
-def fit_cell(run, config, cell, units, train, validation):
+def fit_cell(run, config, cell, units, train, validation, steps_per_epoch):
     """Trains ``cell``'s model; returns it (holding its best validation epoch's weights)
     and what ``run.fit`` returns. ``train`` and ``validation`` are datasets of windows
     and of whole pieces, or, with ``config.tbptt_steps``, the :func:`chunked_pieces`
     layouts that a stateful copy of the model reads; its weights then go back to the
     stateless model, which is the one evaluated and served."""
-    model = build_model(config, cell, units)
+    model = build_model(config, cell, units, steps_per_epoch * config.epochs)
     if not config.tbptt_steps:
         return model, run.fit(model, train, validation=validation, subdir=cell)
     trainer = tbptt.stateful_copy(model, config.batch_size)
-    trainer.compile(optimizer=optimizer_for(config, cell), loss=StepNLL())
+    trainer.compile(optimizer=optimizer_for(config, cell, steps_per_epoch * config.epochs), loss=StepNLL())
     record = run.fit(trainer, train.dataset, validation=validation.dataset, subdir=cell,
                      callbacks=[tbptt.ResetStates(train, test=validation)])
     model.set_weights(trainer.get_weights())
@@ -429,16 +443,18 @@ def train_and_evaluate(config, workdir):
     if config.tbptt_steps:  # validation needs no gradient: whole pieces, one chunk each
         train = chunked_pieces(train_rolls, config.batch_size, config.tbptt_steps, config.seed)
         validation = chunked_pieces(validation_rolls, config.batch_size, max(map(len, validation_rolls)), config.seed)
+        steps_per_epoch = train.batches
     else:
-        windows = tf.data.Dataset.from_tensor_slices(training_windows(train_rolls, config.window))
-        train = data.batched(windows, config.batch_size, shuffle_seed=config.seed)
+        windows = training_windows(train_rolls, config.window)
+        steps_per_epoch = -(-len(windows[0]) // config.batch_size)
+        train = data.batched(tf.data.Dataset.from_tensor_slices(windows), config.batch_size, shuffle_seed=config.seed)
         validation = pipeline(validation_rolls, 64)
 
     metrics, models, units, curves, best_epochs, records = {}, {}, {}, {}, {}, {}
     for cell in CELLS:
         units[cell] = units_for(cell, config.parameters)
         keras.utils.set_random_seed(config.seed)  # the same draws for every cell's data order
-        model, records[cell] = fit_cell(run, config, cell, units[cell], train, validation)
+        model, records[cell] = fit_cell(run, config, cell, units[cell], train, validation, steps_per_epoch)
         models[cell], curves[cell] = model, records[cell].history["val_loss"]
         best_epochs[cell] = records[cell].exported["epoch"]
         metrics[f"nll_{cell}"] = nll_per_step(model, test_rolls)
@@ -459,8 +475,9 @@ def train_and_evaluate(config, workdir):
         rows[f"{cell}: generated, test NLL {metrics[f'nll_{cell}']:.2f}"] = piece
         chorales.roll_to_score(piece).write("midi", fp=os.path.join(run.workdir, f"generated_{cell}.mid"))
     draw_piano_rolls(os.path.join(run.workdir, "piano_rolls.png"), rows, config.primer_steps,
-                     f"{config.primer_steps} steps of a held-out chorale, then {config.generate_steps} sampled "
-                     f"steps per model (seed {config.seed})")
+                     f"{config.primer_steps} steps of a held-out chorale"
+                     f"{' (transposed to C major / C minor)' if config.keys == 'c' else ''}, then "
+                     f"{config.generate_steps} sampled steps per model (seed {config.seed})")
     draw_nll(os.path.join(run.workdir, "nll.png"), metrics, config, units)
     draw_validation_curves(os.path.join(run.workdir, "validation_nll.png"), curves, best_epochs)
     print_comparison(metrics, units, exported)

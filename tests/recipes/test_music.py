@@ -115,6 +115,8 @@ def test_config_refuses_what_cannot_be_trained():
         music.Config(learning_rates=(0.01, 0.02))
     with pytest.raises(ValueError, match="clipnorm and tbptt_steps must be >= 0"):
         music.Config(clipnorm=-1.0)
+    with pytest.raises(ValueError, match=r"decay must be one of \('cosine', 'none'\), received 'linear'"):
+        music.Config(decay="linear")
 
 
 def keras_adam(steps, learning_rate, clipnorm):
@@ -150,6 +152,17 @@ def test_clipnorm_rescales_all_gradients_together_to_that_global_norm(clipnorm):
     if clipnorm == 1.0:
         elsewhere = keras_adam([[g / np.linalg.norm(g) for g in step] for step in steps], 0.2, 0.0)  # per weight
         assert not np.allclose(np.concatenate(elsewhere), np.concatenate([v.numpy() for v in variables]), rtol=1e-3)
+
+
+def test_cosine_decay_takes_each_cells_step_size_to_zero_at_the_last_update():
+    config = music.Config()
+    optimizer = music.optimizer_for(config, "tanh", total_steps=100)
+    for step, fraction in ((0, 1.0), (50, 0.5), (100, 0.0), (130, 0.0)):
+        optimizer.iterations.assign(step)
+        assert float(optimizer.learning_rate) == pytest.approx(config.learning_rates[0] * fraction, abs=1e-7), step
+    constant = music.optimizer_for(dataclasses.replace(config, decay="none"), "tanh", total_steps=100)
+    constant.iterations.assign(100)
+    assert float(constant.learning_rate) == pytest.approx(config.learning_rates[0])
 
 
 def test_tbptt_layout_gives_each_piece_one_row_read_chunk_after_chunk():
