@@ -1,5 +1,7 @@
 """Harness cases of the generative objects: autoencoders, VAE, GAN, CAN, Word2Vec and their losses and layers."""
 
+import dataclasses
+
 import keras
 import numpy as np
 
@@ -65,6 +67,14 @@ def make_gan():
     return models.GAN(generator, discriminator, latent_dim=LATENT, label_smoothing=0.1, seed=0)
 
 
+def make_gan_with_generator_average():
+    # Batch normalisation: the average also follows the generator's non-trainable statistics.
+    generator = keras.Sequential([keras.Input((LATENT,)), keras.layers.Dense(5, activation="tanh"),
+                                  keras.layers.BatchNormalization(), keras.layers.Dense(FEATURES, activation="sigmoid")])
+    discriminator = dense_net(FEATURES, 5, 1)
+    return models.GAN(generator, discriminator, latent_dim=LATENT, generator_ema=0.9, seed=0)
+
+
 def make_can():
     generator = dense_net(LATENT, 5, FEATURES, last="sigmoid")
     x = keras.Input((FEATURES,))
@@ -97,6 +107,14 @@ def compile_with_sgd(model, jit_compile):
 
 
 def generative_cases():
+    cases = generative_cases_of_one_configuration()
+    # GAN again, sampling from the moving average of its generator's weights.
+    gan = next(case for case in cases if case.id == "gan")
+    return cases + [dataclasses.replace(gan, id="gan_generator_ema", covers=["deepkit>GAN"],
+                                        make_model=make_gan_with_generator_average)]
+
+
+def generative_cases_of_one_configuration():
     return [
         autoencoder_case(
             "autoencoder_contractive_closed_form", ["deepkit>contractive_penalty"], (CODE,), kind="contractive"
