@@ -201,7 +201,8 @@ def train_and_evaluate(config, workdir):
                      columns=10)
     metrics.update(judge_test_accuracy=judge_accuracy, final_d_loss=history.history["d_loss"][-1],
                    final_g_loss=history.history["g_loss"][-1])
-    return run.finish(gan, metrics, history)
+    return run.finish(gan, metrics, history, plots_title="gan: discriminator and generator losses",
+                      plots_units={"d_loss": "d_loss (nats)", "g_loss": "g_loss (nats)"})
 
 
 def sample_metrics(gan, fake, judge, test_images):
