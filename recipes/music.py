@@ -198,7 +198,10 @@ def pipeline(rolls, batch_size, shuffle_seed=None):
     dataset = dataset.bucket_by_sequence_length(
         lambda inputs, targets, weights: tf.shape(inputs)[0], boundaries, [batch_size] * (len(boundaries) + 1)
     )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # Bucketing leaves the number of batches unknown, and Keras then warns that the data
+    # "ran out"; counting them once (the pieces are few and cached) tells it.
+    batches = sum(1 for _ in dataset)
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
 
 
 # === Models ===
