@@ -329,7 +329,9 @@ def strategy_name(strategy):
 def describe(strategy, task=None):
     """One line: the strategy, its replicas and (multiworker) this process's task."""
     name = strategy_name(strategy)
-    where = f"; this process: {task.describe()}{' (chief: writes the results)' if task.is_chief else ''}" if task else ""
+    where = ""
+    if task is not None:
+        where = f"; this process: {task.describe()}" + (" (chief: writes the results)" if task.is_chief else "")
     return f"{name}, {strategy.num_replicas_in_sync} replica{'s' if strategy.num_replicas_in_sync != 1 else ''}{where}"
 
 

@@ -119,7 +119,8 @@ def inputs_of(name):
 SLOW = {"Autoencoder"}  # the suite's budget; the harness's `distributed` check mirrors Autoencoder too
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(CUSTOM_STEPS)])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in sorted(CUSTOM_STEPS)])
 def test_a_custom_train_step_on_two_replicas_logs_and_learns_what_one_device_does(name):
     make, keys = CUSTOM_STEPS[name]
     x, y = inputs_of(name)
@@ -189,7 +190,10 @@ def test_seq2seq_on_two_replicas_trains_as_on_one_device():
         return model
 
     rng = np.random.default_rng(0)
-    texts = lambda letters: ["".join(rng.choice(list(letters), rng.integers(1, 5))) for _ in range(BATCH * STEPS)]  # noqa: E731
+
+    def texts(letters):
+        return ["".join(rng.choice(list(letters), rng.integers(1, 5))) for _ in range(BATCH * STEPS)]
+
     model = make()
     target_in, target_out = model.encode_target(texts("xy"))
     x = (model.encode_source(texts("abcd")), target_in)
