@@ -291,6 +291,10 @@ def fit_cell(run, config, cell, units, train, validation, steps_per_epoch):
     record = run.fit(trainer, train.dataset, validation=validation.dataset, subdir=cell,
                      callbacks=[tbptt.ResetStates(train, test=validation)])
     model.set_weights(trainer.get_weights())
+    # model.keras then holds the trained optimizer state too (the same variables, in order).
+    model.optimizer.build(model.trainable_variables)
+    for mine, trained in zip(model.optimizer.variables, trainer.optimizer.variables, strict=True):
+        mine.assign(trained)
     return model, record
 
 

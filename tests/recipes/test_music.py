@@ -212,3 +212,4 @@ def test_tbptt_training_runs_the_recipe_and_serves_the_stateless_model(tmp_path)
     assert all(np.isfinite(metrics[f"nll_{cell}"]) for cell in music.CELLS)
     served = keras.saving.load_model(str(tmp_path / "run" / "model.keras"))
     assert not any(getattr(layer, "stateful", False) for layer in served.layers)
+    assert int(served.optimizer.iterations) > 0  # the trainer's optimizer state came along
