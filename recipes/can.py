@@ -55,6 +55,7 @@ class Config(dcgan.Config):
 
     data: str = "mnist_5k"  # labelled images with sides divisible by 4: mnist_5k (offline), digits (8x8) or tfds:mnist
     ambiguity_weight: float = 1.0  # weight of the CAN generator's style-ambiguity loss
+    generator_ema: float = 0.0  # both models' moving average of the generator's weights (0: none, the measured setting)
     epochs: int = 20  # training epochs of each model
 
 
@@ -67,7 +68,8 @@ def build(config, image_shape, num_styles):
     """(CAN, GAN): the same generator (same initial weights) and discriminator trunk;
     the CAN's discriminator has the style head besides."""
     common = dict(latent_dim=config.latent_dim, label_smoothing=config.label_smoothing,
-                  discriminator_steps=config.discriminator_steps, seed=config.seed)
+                  discriminator_steps=config.discriminator_steps, generator_ema=config.generator_ema or None,
+                  seed=config.seed)
     keras.utils.set_random_seed(config.seed)
     can = CAN(dcgan.build_generator(config, image_shape), dcgan.build_discriminator(config, image_shape, num_styles),
               num_styles=num_styles, ambiguity_weight=config.ambiguity_weight, **common)

@@ -55,3 +55,12 @@ def test_mosaic_tiles_images_with_a_grey_border():
     tiled = load_recipe("can").mosaic(images, columns=3)
     assert tiled.shape == (2 * 5, 3 * 5)
     assert tiled[:4, :4].min() == 1.0 and tiled[4, 0] == 0.5 and tiled[5:, 10:].max() == 0.5  # the empty slot
+
+
+def test_can_recipe_passes_generator_ema_to_both_models():
+    from deepkit.recipes import can
+
+    averaged = can.build(can.smoke().__class__(data="digits", latent_dim=4, filters=2, generator_ema=0.9), (8, 8, 1), 10)
+    plain = can.build(can.smoke(), (8, 8, 1), 10)
+    assert all(model.ema_generator is not None and model.generator_ema == 0.9 for model in averaged)
+    assert all(model.ema_generator is None for model in plain)
