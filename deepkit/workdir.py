@@ -276,6 +276,8 @@ def _write_lock(workdir):
     path = os.path.join(workdir, LOCK_FILE)
     if fcntl is None:
         return _write_lock_file(path)
+    if os.path.abspath(path) in _LOCK_FDS:  # ours already: an earlier run in this process that failed
+        return True
     while True:
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
         try:

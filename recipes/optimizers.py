@@ -222,11 +222,15 @@ def rosenbrock_path(optimizer, steps):
     """The points an optimizer visits from ROSENBROCK_START, (steps + 1, 2)."""
     point = keras.Variable(np.array(ROSENBROCK_START, "float32"))
 
-    @tf.function
-    def step():
+    def descend():
         with tf.GradientTape() as tape:
             loss = rosenbrock(point[0], point[1])
         optimizer.apply_gradients([(tape.gradient(loss, point), point)])
+
+    @tf.function
+    def step():
+        # In a replica context, so that it also runs under deepkit run --strategy.
+        tf.distribute.get_strategy().run(descend)
 
     path = [np.array(ROSENBROCK_START, "float32")]
     for _ in range(steps):
