@@ -58,7 +58,7 @@ def list_datasets():
 
     >>> [i.name for i in list_datasets() if i.offline]
     ['digits', 'mnist_5k', 'polarity', 'rotten_tomatoes', 'lee_background', 'head500', 'sunspots', 'co2',
-     'jsb_chorales', 'jsb_chorales_20', 'hironsan_ner']
+     'jsb_chorales', 'jsb_chorales_20', 'hironsan_ner', 'digit_captions']
     """
     return [entry[0] for entry in offline.OFFLINE.values()] + [
         tfds_source.tfds_info(name) for name in tfds_source.KNOWN

