@@ -393,9 +393,11 @@ def draw_piano_rolls(path, rows, primer_steps, title):
     axes[-1, 0].set_xlabel("time (beats: one step = one quarter note)")
     handles = [matplotlib.patches.Patch(color=colours["primer"], label="primer: the held-out chorale's opening"),
                matplotlib.patches.Patch(color=colours["continuation"], label="continuation (real or generated)")]
-    figure.legend(handles=handles, loc="upper right", fontsize=8, ncol=2)
-    figure.suptitle(title, x=0.01, ha="left", fontsize=10)
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / figure.get_figheight()))
+    inches = figure.get_figheight()  # the title on the first line, the legend under it: they never overlap
+    figure.suptitle(title, x=0.01, y=1 - 0.08 / inches, ha="left", va="top", fontsize=10)
+    figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.01, 1 - 0.32 / inches), fontsize=8, ncol=2,
+                  frameon=False)
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.62 / inches))
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
