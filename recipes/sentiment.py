@@ -112,9 +112,9 @@ def build_bag_of_words(config, vocabulary_size):
 
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
-    cut = 100 - config.validation_percent
-    train_texts, train_labels = texts_and_labels(config, f"train[:{cut}%]")
-    validation_texts, validation_labels = texts_and_labels(config, f"train[{cut}%:]")
+    fit_split, validation_split = data.held_out_splits(config.validation_percent)
+    train_texts, train_labels = texts_and_labels(config, fit_split)
+    validation_texts, validation_labels = texts_and_labels(config, validation_split)
     test_texts, test_labels = texts_and_labels(config, "test")
     print(f"data: {config.data}, {len(train_texts)} texts for training, {len(validation_texts)} for validation, "
           f"{len(test_texts)} for testing")

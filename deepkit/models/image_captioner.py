@@ -252,9 +252,7 @@ class ImageCaptioner(DecoderModel):
             "caption": (caption, [images]),  # the first endpoint: serving_default
             "caption_greedy": (caption_greedy, [images]),
             "caption_beams": (caption_beams, [images]),
-            "beam_search": (lambda image: self._search(image, self.beam_width, self.length_penalty), [images]),
-            "greedy_search": (lambda image: self._search(image, None, 0.0), [images]),
-            "serve": (lambda image, target_in: self((image, target_in), training=False), [images, ids]),
+            **self.search_endpoints(images, ids),
         }
 
     # === Config ===

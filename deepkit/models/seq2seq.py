@@ -243,6 +243,19 @@ class DecoderModel(keras.Model):
 
     # === Search in the graph ===
 
+    def search_endpoints(self, source, target_in):
+        """The endpoints every decoder model exports beside its string ones: ``beam_search``
+        and ``greedy_search`` (ids, scores, attention) of ``source`` inputs, and ``serve``
+        (teacher-forced logits of ``source`` and ``target_in`` ids); a dict of
+        ``name: (function, input specs)`` for :meth:`serving_endpoints`."""
+        # An unnamed spec takes the argument's name as the signature's input name: `s`,
+        # `source` and `target_in` are what Seq2Seq's exports have always taken.
+        return {
+            "beam_search": (lambda s: self._search(s, self.beam_width, self.length_penalty), [source]),
+            "greedy_search": (lambda s: self._search(s, None, 0.0), [source]),
+            "serve": (lambda source, target_in: self((source, target_in), training=False), [source, target_in]),
+        }
+
     def _search(self, inputs, beam_width, length_penalty):
         """Greedy search (``beam_width=None``) or beam search of what ``encode`` reads, as one graph of ops."""
         encoded = self.encode(inputs)
@@ -595,9 +608,7 @@ class Seq2Seq(DecoderModel):
             "translate": (translate, [strings]),  # the first endpoint: serving_default
             "translate_greedy": (translate_greedy, [strings]),
             "translate_beams": (translate_beams, [strings]),
-            "beam_search": (lambda s: self._search(s, self.beam_width, self.length_penalty), [ids]),
-            "greedy_search": (lambda s: self._search(s, None, 0.0), [ids]),
-            "serve": (lambda source, target_in: self((source, target_in), training=False), [ids, ids]),
+            **self.search_endpoints(ids, ids),
         }
 
     # === Config ===
