@@ -27,6 +27,14 @@ run one after the other, so floor + elementwise is about what the plainest loop
 takes there; without XLA TensorFlow's executor runs them beside each other and
 the sum bounds nothing.
 
+PyTorch: when PyTorch is installed (``pip install -e ".[bench]"``), the same
+model around ``torch.nn.LSTM`` (for both LSTM pairs) or ``torch.nn.GRU`` is timed
+in a child process (`torch_peer.py`), one call at a time between TensorFlow's,
+so that the two frameworks never share a process's threads but do share the
+machine's load; float32 only, and the same figures serve the XLA on and off rows
+(PyTorch has no XLA here). ``nn.GRU`` has the reset gate after the recurrent
+product (Keras' ``reset_after=True``). ``--no-torch`` skips it.
+
 Pairs: PeepholeLSTM (peephole="diagonal", the default) vs keras.layers.LSTM,
 RelevanceGRU vs keras.layers.GRU(reset_after=False), and PeepholeLSTM(peephole=None)
 (the same maths as keras.layers.LSTM) vs keras.layers.LSTM. Batch 64, 32 features.
@@ -60,6 +68,7 @@ interleaved in one process, and re-run when the load (`uptime`) is low.
 
 import argparse
 import contextlib
+import importlib.util
 import itertools
 import json
 import os
@@ -100,6 +109,51 @@ PAIRS = {
     ),
 }
 GATES = {"lstm": 4, "gru": 3, "lstm-no-peephole": 4}
+TORCH_FAMILY = {"lstm": "lstm", "gru": "gru", "lstm-no-peephole": "lstm"}
+TORCH_NAME = {"lstm": "torch.nn.LSTM", "gru": "torch.nn.GRU"}
+
+
+class TorchPeer:
+    """PyTorch in a child process (`torch_peer.py`), timing one call per request."""
+
+    def __init__(self):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_peer.py")
+        self.process = subprocess.Popen(
+            [sys.executable, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        self.about = self._read()
+
+    @classmethod
+    def start(cls, wanted):
+        """A peer, or ``None`` with the reason when PyTorch is not wanted or not installed."""
+        if not wanted:
+            return None, "skipped (--no-torch)"
+        if importlib.util.find_spec("torch") is None:
+            return None, 'not installed (pip install -e ".[bench]")'
+        peer = cls()
+        about = peer.about
+        return peer, f"{about['torch']}, {about['threads']} threads, oneDNN {'on' if about['mkldnn'] else 'off'}"
+
+    def _read(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the PyTorch peer exited with code {self.process.wait()}")
+        return json.loads(line)
+
+    def _ask(self, **request):
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def setup(self, family, timesteps, units):
+        self._ask(op="setup", family=family, timesteps=timesteps, units=units, batch=BATCH, features=FEATURES)
+
+    def time(self, op):
+        return self._ask(op=op)["seconds"]
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def matmul_peak_gflops(size=2048, repeats=10):
@@ -218,7 +272,10 @@ def execution_path(layer):
     return "keras loop (no cuDNN on CPU)"
 
 
-def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_general):
+def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_general, peer=None):
+    """Medians of the deepkit / Keras (/ general path) models, the predict floor and
+    elementwise loops, and, when ``peer`` is given and the policy is float32, PyTorch's
+    model, all timed interleaved ``repeats`` times."""
     keras.config.set_dtype_policy(policy)
     try:
         rng = np.random.default_rng(0)
@@ -242,6 +299,11 @@ def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_ge
         loop_times = {name: [] for name in loops}
         for run_loop in loops.values():
             run_loop()  # trace / compile
+        if policy != "float32":
+            peer = None  # PyTorch's CPU RNNs are compared in float32 only
+        torch_times = {"train": [], "predict": []}
+        if peer is not None:
+            peer.setup(TORCH_FAMILY[family], timesteps, units)
         # Interleave: every repeat times each model once, so load changes hit all of them.
         for _ in range(repeats):
             for name, run_loop in loops.items():
@@ -257,6 +319,9 @@ def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_ge
                 start = time.perf_counter()
                 entry["model"].predict_on_batch(x)
                 entry["predict"].append(time.perf_counter() - start)
+            if peer is not None:
+                for op, times in torch_times.items():
+                    times.append(peer.time(op))
         flops = train_flops(family, timesteps, units)
         results = []
         for entry in entries:
@@ -272,7 +337,13 @@ def bench_config(family, timesteps, units, policy, jit_compile, repeats, with_ge
                 }
             )
         loop_ms = {name: statistics.median(times) * 1e3 for name, times in loop_times.items()}
-        return results, loop_ms["floor"], max(loop_ms["elementwise"] - loop_ms["empty"], 0.0)
+        torch_ms = None
+        if peer is not None:
+            torch_ms = {
+                "layer": TORCH_NAME[TORCH_FAMILY[family]],
+                **{f"{op}_ms": statistics.median(times) * 1e3 for op, times in torch_times.items()},
+            }
+        return results, loop_ms["floor"], max(loop_ms["elementwise"] - loop_ms["empty"], 0.0), torch_ms
     finally:
         keras.config.set_dtype_policy("float32")
 
@@ -331,6 +402,7 @@ def parse_args(argv):
     )
     parser.add_argument("--general", action="store_true", help="also time deepkit forced onto the general path")
     parser.add_argument("--markdown", action="store_true", help="also print a markdown table")
+    parser.add_argument("--no-torch", action="store_true", help="do not time PyTorch even if it is installed")
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--family", choices=tuple(PAIRS), action="append", help="only this pair (repeatable)")
     parser.add_argument("--timesteps", type=int, action="append", help="only these T (repeatable)")
@@ -370,8 +442,58 @@ def format_line(row):
         f"{row['predict_floor_ratio']:.2f}x, + elementwise {row['predict_elementwise_ms']:.1f} ms = "
         f"{row['predict_bound_ratio']:.2f}x)  {ours['train_gflops']:5.1f} GFLOP/s "
         f"({100 * row['peak_fraction']:.0f}% of peak)  path: {ours['path']}  page faults/train step "
-        f"{ours['train_page_faults']:.0f}/{theirs['train_page_faults']:.0f}{memory}{general}"
+        f"{ours['train_page_faults']:.0f}/{theirs['train_page_faults']:.0f}{memory}{general}{torch_part(row)}"
     )
+
+
+def torch_text(row, template, missing):
+    """``template`` filled with the row's PyTorch figures (``layer``, ``train`` and
+    ``predict`` ms, deepkit's ``train_ratio`` and ``predict_ratio`` to them), or
+    ``missing`` where PyTorch was not measured."""
+    torch_ms = row.get("torch")
+    if torch_ms is None:
+        return missing
+    return template.format(
+        layer=torch_ms["layer"],
+        train=f"{torch_ms['train_ms']:.1f}",
+        predict=f"{torch_ms['predict_ms']:.1f}",
+        train_ratio=f"{row['train_ratio_torch']:.2f}x",
+        predict_ratio=f"{row['predict_ratio_torch']:.2f}x",
+    )
+
+
+def torch_part(row):
+    template = "  | {layer}: train {train} ms (deepkit {train_ratio}), predict {predict} ms (deepkit {predict_ratio})"
+    return torch_text(row, template, "")
+
+
+TRAIN_TARGET, PREDICT_TARGET = 0.67, 1.3
+
+
+def target_lines(rows):
+    """The speed targets, judged on the float32 rows without XLA: training step at
+    most ``TRAIN_TARGET`` x Keras', predict at most ``PREDICT_TARGET`` x PyTorch's."""
+    lines = [
+        f"targets (float32, XLA off): train <= {TRAIN_TARGET}x Keras, predict <= {PREDICT_TARGET}x PyTorch"
+    ]
+    for row in rows:
+        if row["xla"] or row["policy"] != "float32":
+            continue
+        train = "met" if row["train_ratio"] <= TRAIN_TARGET else "MISSED"
+        if "torch" in row:
+            predict = "met" if row["predict_ratio_torch"] <= PREDICT_TARGET else "MISSED"
+            predict = f"predict {row['predict_ratio_torch']:.2f}x {row['torch']['layer']} {predict}"
+        else:
+            predict = "predict vs PyTorch not measured"
+        lines.append(
+            f"  {row['ours']['layer']:>27} T={row['T']:<4} U={row['U']:<4} train {row['train_ratio']:.2f}x "
+            f"{row['theirs']['layer']} {train}; {predict}"
+        )
+    return lines
+
+
+def torch_cells(row):
+    return torch_text(row, "{train} / {predict} | {train_ratio}, {predict_ratio}", "- | -")
 
 
 def markdown_table(rows, peak):
@@ -382,8 +504,8 @@ def markdown_table(rows, peak):
         "| layer vs Keras | T | U | policy | XLA | train ms (deepkit / Keras) | train ratio | "
         "predict ms (deepkit / Keras) | predict ratio | predict floor ms (x Keras) | "
         "floor + elementwise ms (x Keras) | train GFLOP/s (% of peak) | "
-        "train step peak MB (deepkit / Keras) | path |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "train step peak MB (deepkit / Keras) | PyTorch train / predict ms | deepkit / PyTorch train, predict | path |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ours, theirs = row["ours"], row["theirs"]
@@ -398,7 +520,7 @@ def markdown_table(rows, peak):
             f"{row['predict_floor_ms']:.1f} ({row['predict_floor_ratio']:.2f}x) | "
             f"{row['predict_floor_ms'] + row['predict_elementwise_ms']:.1f} ({row['predict_bound_ratio']:.2f}x) | "
             f"{ours['train_gflops']:.0f} ({100 * row['peak_fraction']:.0f}%) | "
-            f"{memory} | {ours['path']} |"
+            f"{memory} | {torch_cells(row)} | {ours['path']} |"
         )
     return "\n".join(lines)
 
@@ -410,6 +532,7 @@ def main(argv=None):
     grid = configurations(args)
     families = args.family or tuple(PAIRS)
 
+    peer, peer_description = TorchPeer.start(not args.no_torch)
     peak = matmul_peak_gflops()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"CPU: {cpu_model()}")
@@ -417,12 +540,13 @@ def main(argv=None):
           f"load average {load:.2f} at start")
     print(f"CPU allocator: {allocator_description()}")
     print(f"fp32 matmul peak (tf.matmul 2048x2048, same run): {peak:.0f} GFLOP/s")
+    print(f"PyTorch (child process): {peer_description}")
     print(f"batch {BATCH}, features {FEATURES}, medians of {repeats} interleaved repeats\n", flush=True)
 
     rows = []
     for family, (timesteps, units, policy, jit_compile) in itertools.product(families, grid):
-        results, floor_ms, elementwise_ms = bench_config(
-            family, timesteps, units, policy, jit_compile, repeats, args.general
+        results, floor_ms, elementwise_ms, torch_ms = bench_config(
+            family, timesteps, units, policy, jit_compile, repeats, args.general, peer
         )
         ours, theirs = results[:2]
         row = {
@@ -443,20 +567,27 @@ def main(argv=None):
         }
         if args.general:
             row["general"] = results[2]
+        if torch_ms is not None:
+            row["torch"] = torch_ms
+            row["train_ratio_torch"] = ours["train_ms"] / torch_ms["train_ms"]
+            row["predict_ratio_torch"] = ours["predict_ms"] / torch_ms["predict_ms"]
         if memory == "all" or (memory == "fp32" and policy == "float32"):
             row["ours_mem_mb"] = peak_memory_mb(family, 0, timesteps, units, policy, jit_compile)
             row["theirs_mem_mb"] = peak_memory_mb(family, 1, timesteps, units, policy, jit_compile)
         rows.append(row)
         print(format_line(row), flush=True)
 
+    if peer is not None:
+        peer.close()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nload average {load:.2f} at the end")
+    print("\n".join(target_lines(rows)))
     if args.markdown:
         print()
         print(markdown_table(rows, peak))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cpu": cpu_model(), "matmul_peak_gflops": peak, "cpu_allocator": allocator_description(), "rows": rows}, f, indent=2)
+            json.dump({"cpu": cpu_model(), "torch": peer_description, "matmul_peak_gflops": peak, "cpu_allocator": allocator_description(), "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":
