@@ -3,9 +3,6 @@ captions as teacher forcing does, attention weighs the CNN's grid, the exported 
 endpoint serves strings without deepkit, and bad input is refused with a clear message."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -14,6 +11,7 @@ import pytest
 
 from deepkit.models import ImageCaptioner
 from deepkit.models.seq2seq import END
+from deepkit.testing import run_without_deepkit
 
 WORDS = ["one", "two", "three"]
 IMAGE_SHAPE = (6, 8, 1)
@@ -97,10 +95,8 @@ def test_the_exported_caption_endpoint_takes_images_and_answers_strings_without_
     path = str(tmp_path / "captioner")
     model.export(path, verbose=False)
     np.save(tmp_path / "images.npy", x)
-    result = subprocess.run([sys.executable, "-c", _CAPTION_WITHOUT_DEEPKIT, path, str(tmp_path / "images.npy")],
-                            capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert result.returncode == 0, result.stderr[-3000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
+    printed = run_without_deepkit(_CAPTION_WITHOUT_DEEPKIT, [path, str(tmp_path / "images.npy")], cwd=str(tmp_path))
+    served = json.loads(printed.strip().splitlines()[-1])
     assert served["inputs"] == ["image"] and served["outputs"] == ["caption"]
     assert served["default"] == list(model.caption(x))
     assert served["greedy"] == list(model.decode_ids(model.greedy_search(x)["ids"].numpy()))

@@ -3,9 +3,6 @@ its loss and gradient equal NumPy's, it learns planted co-occurrences, and it sa
 loads and serves without deepkit."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -17,7 +14,7 @@ import tensorflow as tf
 from deepkit.data import skipgrams
 from deepkit.models import Word2Vec
 from deepkit.models.word2vec import context_mean, negative_sampling_loss
-from deepkit.testing import serve_without_deepkit
+from deepkit.testing import run_without_deepkit, serve_without_deepkit
 
 TEXT = [
     "the quick brown fox jumps over the lazy dog".split(),
@@ -210,12 +207,8 @@ def test_export_serves_lookup_and_similar_without_deepkit(tmp_path):
     np.testing.assert_array_equal(vectors[1], 0)
     np.testing.assert_array_equal(ids, [model.index["t1w2"], -1, model.index["t3w0"]])
 
-    result = subprocess.run(
-        [sys.executable, "-c", SERVE_SIMILAR_WITHOUT_DEEPKIT, path, "4", "t1w2", "no-such-word"],
-        capture_output=True, text=True, cwd=str(tmp_path), env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=""),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
+    printed = run_without_deepkit(SERVE_SIMILAR_WITHOUT_DEEPKIT, [path, "4", "t1w2", "no-such-word"], cwd=str(tmp_path))
+    served = json.loads(printed.strip().splitlines()[-1])
     expected = model.most_similar("t1w2", topn=4)
     assert served["words"][0] == [w for w, _ in expected]
     np.testing.assert_allclose(served["scores"][0], [s for _, s in expected], rtol=1e-5)

@@ -3,13 +3,12 @@ run's version (no training of its own): no cuDNN-only op in any function of the 
 one recipe per kind of input, `saved_model_cli run` answering what the Keras model answers."""
 
 import os
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
 from deepkit.serving.portability import cudnn_only_ops
+from deepkit.testing import run_without_deepkit
 
 # One recipe per kind of input a client sends; the tool runs the graph in a TF1 Session,
 # as TensorFlow Serving's C++ loader does, not through tf.saved_model.load.
@@ -27,11 +26,23 @@ def check_exported_graph(name, version_dir, endpoint, inputs, expected):
     np.testing.assert_allclose(outputs[sorted(outputs)[0]], expected, rtol=1e-4, atol=1e-5)
 
 
+# The tool's `run` command without its flag parsing (absl flags parse once per process),
+# in the process without deepkit: the same feeds parser, Session and loader.
+SAVED_MODEL_CLI_RUN = """
+import sys
+from tensorflow.python.tools import saved_model_cli
+
+version_dir, signature, inputs, outdir = sys.argv[1:5]
+feeds = saved_model_cli.load_inputs_from_input_arg_string(inputs, "", "")
+saved_model_cli.run_saved_model_with_feed_dict(version_dir, "serve", signature, feeds, outdir, False)
+"""
+
+
 def saved_model_cli_run(version_dir, signature, inputs):
     """``{output name: array}`` from ``saved_model_cli run --signature_def signature`` on ``inputs``.
 
     Raises:
-        AssertionError: The tool failed (its stderr's end in the message).
+        AssertionError: The tool failed (its traceback in the message).
     """
     names = input_names(version_dir, signature, len(inputs))
     with tempfile.TemporaryDirectory() as folder:
@@ -44,10 +55,7 @@ def saved_model_cli_run(version_dir, signature, inputs):
             np.save(file, value)
             feeds.append(f"{input_name}={file}")
         outdir = os.path.join(folder, "outputs")
-        command = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run", "--dir", version_dir,
-                   "--tag_set", "serve", "--signature_def", signature, "--inputs", ";".join(feeds), "--outdir", outdir]
-        result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-        assert result.returncode == 0, f"saved_model_cli run failed:\n{result.stderr[-4000:]}"
+        run_without_deepkit(SAVED_MODEL_CLI_RUN, [version_dir, signature, ";".join(feeds), outdir], cwd=folder)
         return {file[: -len(".npy")]: np.load(os.path.join(outdir, file)) for file in os.listdir(outdir)}
 
 
