@@ -130,13 +130,16 @@ def recurrent_cases():
 
 
 SOURCE_TOKENS, TARGET_TOKENS = list("abcde"), list("xyz")
+# <start> and two tokens: the decoder unrolls one step per target position, so its graph,
+# which every check traces (and `jit` compiles), grows with this length.
+TARGET_STEPS = 3
 
 
 def token_pairs(rng):
     """``[source_ids, target_in]``, int32, padded after a few real tokens."""
     source = rng.integers(2, 2 + len(SOURCE_TOKENS), size=(BATCH, TIMESTEPS)).astype("int32")
     source[1, 3:] = source[3, 1:] = 0
-    target_in = rng.integers(4, 4 + len(TARGET_TOKENS), size=(BATCH, TIMESTEPS)).astype("int32")
+    target_in = rng.integers(4, 4 + len(TARGET_TOKENS), size=(BATCH, TARGET_STEPS)).astype("int32")
     target_in[:, 0] = 2  # <start>
     target_in[2, 2:] = 0
     return [source, target_in]
@@ -151,7 +154,7 @@ def token_pairs_and_targets(rng):
 def seq2seq_model(attention, encoder, cell):
     def make_model():
         return models.Seq2Seq(encoder(), cell(), SOURCE_TOKENS, TARGET_TOKENS, attention=attention, embedding_dim=3,
-                              max_source_length=TIMESTEPS, max_target_length=TIMESTEPS - 1, beam_width=2)
+                              max_source_length=TIMESTEPS, max_target_length=TARGET_STEPS - 1, beam_width=2)
 
     return make_model
 
@@ -203,7 +206,7 @@ def image_captioner_model(attention, states_from, cell):
     def make_model():
         encoder = keras.Sequential([keras.Input(IMAGE_SHAPE), keras.layers.Conv2D(3, 3, strides=2, padding="same")])
         return models.ImageCaptioner(encoder, cell(), TARGET_TOKENS, attention=attention, states_from=states_from,
-                                     embedding_dim=3, max_target_length=TIMESTEPS - 1, beam_width=2)
+                                     embedding_dim=3, max_target_length=TARGET_STEPS - 1, beam_width=2)
 
     return make_model
 
