@@ -1,6 +1,6 @@
-"""Real `deepkit run` processes interrupted the hard ways, then run again: a second run
-on a busy workdir is refused naming the first, Ctrl-C prints one line and exits 130,
-SIGKILL during training and a kill in the middle of the backup write both leave a
+"""Real `deepkit run` processes interrupted the hard ways, then run again: a second run on a
+busy workdir (in the test process) is refused naming the first, Ctrl-C prints one line and
+exits 130, SIGKILL during training and a kill in the middle of the backup write both leave a
 workdir the same command resumes, and a stale lock of a dead run is taken over."""
 
 import json
@@ -39,14 +39,27 @@ def wait_for_epochs(process, tmp_path, count, timeout=240):
         time.sleep(0.05)
 
 
-def test_busy_workdir_ctrl_c_and_sigkill_then_the_same_command_resumes(tmp_path):
+def run_in_this_process(tmp_path, epochs, capsys):
+    """``deepkit run`` of :func:`command` through ``deepkit.cli.main`` here: (exit status, stderr)."""
+    from deepkit import cli
+
+    capsys.readouterr()
+    try:
+        status = cli.main(command(tmp_path, epochs)[3:])
+    except SystemExit as exit:
+        status = exit.code
+    return status, capsys.readouterr().err
+
+
+def test_busy_workdir_ctrl_c_and_sigkill_then_the_same_command_resumes(tmp_path, capsys):
     first = start(tmp_path, epochs=500)
     wait_for_epochs(first, tmp_path, 1)
 
-    # Two runs on one workdir: the second exits 2 naming the first.
-    second = subprocess.run(command(tmp_path, 500), capture_output=True, text=True, env=QUIET, cwd=tmp_path)
-    assert second.returncode == 2, second.stderr[-2000:]
-    assert f"is in use by another run (pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
+    # Two runs on one workdir: the second exits 2 naming the first. It runs in this
+    # process (TensorFlow already imported): it reads the real run's lock all the same.
+    status, err = run_in_this_process(tmp_path, 500, capsys)
+    assert status == 2, err[-2000:]
+    assert f"is in use by another run (pid {first.pid}" in err and "Traceback" not in err
 
     # Ctrl-C: one line, status 130, the lock released.
     first.send_signal(signal.SIGINT)

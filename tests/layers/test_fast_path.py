@@ -39,13 +39,13 @@ def padding_mask(kind, values="bool"):
     return mask
 
 
-def make_layer(family, option, weights_seed=7, **kwargs):
+def make_layer(family, option, weights_seed=7, units=U, features=D, **kwargs):
     """A built layer with random (non-trivial) weights that depend only on ``weights_seed``."""
     if family == "lstm":
-        layer = PeepholeLSTM(U, peephole=option, return_state=True, **kwargs)
+        layer = PeepholeLSTM(units, peephole=option, return_state=True, **kwargs)
     else:
-        layer = RelevanceGRU(U, relevance_gate=option, return_state=True, **kwargs)
-    layer.build((B, T, D))
+        layer = RelevanceGRU(units, relevance_gate=option, return_state=True, **kwargs)
+    layer.build((B, T, features))
     rng = np.random.default_rng(weights_seed)
     layer.set_weights([rng.normal(scale=0.6, size=w.shape).astype(w.dtype) for w in layer.get_weights()])
     return layer
@@ -270,11 +270,14 @@ def test_lstm_last_output_without_mask_recomputes_the_unstored_states(kind, mode
 
 
 def test_lstm_sequence_without_stored_states_equals_finite_differences():
+    # Each input element costs two runs of the sequence: a smaller batch, features and
+    # units than the module's, but its T = 5 steps (an iteration of 4 and one left over).
+    b, d, u = 2, 2, 3
     rng = np.random.default_rng(6)
-    x, h0, c0 = (rng.normal(size=shape) for shape in ((T, B, D), (B, U), (B, U)))
-    kernel, recurrent_kernel = rng.normal(scale=0.5, size=(D, 4 * U)), rng.normal(scale=0.5, size=(U, 4 * U))
-    bias, peephole = rng.normal(scale=0.5, size=4 * U), rng.normal(scale=0.5, size=3 * U)
-    rdm = tf.constant((rng.random((B, U)) > 0.3) / 0.7)
+    x, h0, c0 = (rng.normal(size=shape) for shape in ((T, b, d), (b, u), (b, u)))
+    kernel, recurrent_kernel = rng.normal(scale=0.5, size=(d, 4 * u)), rng.normal(scale=0.5, size=(u, 4 * u))
+    bias, peephole = rng.normal(scale=0.5, size=4 * u), rng.normal(scale=0.5, size=3 * u)
+    rdm = tf.constant((rng.random((b, u)) > 0.3) / 0.7)
 
     def last_states(x, kernel, bias, h0, c0, recurrent_kernel, peephole):
         h, c = fused.lstm_sequence(
@@ -315,9 +318,12 @@ def test_inference_without_a_tape_equals_general_path(family, option):
 
 @pytest.mark.parametrize("family, option", [("lstm", "full"), ("gru", False)])
 def test_gradients_equal_finite_differences(family, option):
-    layer = make_layer(family, option, return_sequences=True, dtype="float64")
-    x = np.random.default_rng(3).normal(size=(B, T, D))
-    h0 = np.random.default_rng(4).normal(size=(B, U))
+    # Each input element costs two runs of the layer: fewer features and units than the
+    # module's, its batch of the three padded lengths and its T = 5 steps.
+    d, u = 2, 3
+    layer = make_layer(family, option, units=u, features=d, return_sequences=True, dtype="float64")
+    x = np.random.default_rng(3).normal(size=(B, T, d))
+    h0 = np.random.default_rng(4).normal(size=(B, u))
     mask = padding_mask("left")
 
     def f(x, h0):
