@@ -1,4 +1,5 @@
-"""Generative adversarial network (Goodfellow et al. 2014) with its own train_step."""
+"""Generative adversarial network (Goodfellow et al. 2014) with its own train_step, trained
+with the logistic loss or the hinge loss."""
 
 import keras
 import tensorflow as tf
@@ -16,6 +17,45 @@ from deepkit.registry import register
 from deepkit.validation import check_choice, check_int, check_rate
 
 
+ADVERSARIAL_LOSSES = ("logistic", "hinge")  # GAN(adversarial_loss=...)
+
+
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """The hinge loss of the discriminator, per sample: ``max(0, 1 - D(x)) + max(0, 1 + D(G(z)))``.
+
+    ``D`` is the raw logit (no sigmoid): real samples are pushed above +1, fakes below
+    -1, and samples beyond their margin give no gradient.
+
+    Args:
+        real_logits, fake_logits: ``(batch, 1)`` discriminator logits.
+
+    Returns:
+        ``(batch,)`` losses.
+
+    Example:
+
+    >>> np.asarray(hinge_discriminator_loss(np.array([[2.0], [0.5]]), np.array([[-3.0], [0.0]]))).tolist()  # 0 + 0, 0.5 + 1
+    [0.0, 1.5]
+
+    Reference:
+        Lim & Ye, "Geometric GAN", 2017; Miyato, Kataoka, Koyama & Yoshida, "Spectral
+        Normalization for Generative Adversarial Networks", ICLR 2018.
+    """
+    loss = ops.relu(1.0 - real_logits) + ops.relu(1.0 + fake_logits)
+    return ops.reshape(loss, (ops.shape(real_logits)[0], -1))[:, 0]
+
+
+def hinge_generator_loss(fake_logits):
+    """The generator's loss of the hinge game, per sample: ``-D(G(z))``, the logit itself.
+
+    Example:
+
+    >>> np.asarray(hinge_generator_loss(np.array([[2.0], [-0.5]]))).tolist()
+    [-2.0, 0.5]
+    """
+    return -ops.reshape(fake_logits, (ops.shape(fake_logits)[0], -1))[:, 0]
+
+
 def reject_sample_weight(owner, sample_weight):
     if sample_weight is not None:
         raise ValueError(
@@ -28,8 +68,10 @@ def reject_sample_weight(owner, sample_weight):
 class GAN(SavesSeedState, TrackedModel):
     """A generator and a discriminator trained against each other, inside ``fit``.
 
-    ``min_G max_D E_x[log D(x)] + E_z[log(1 - D(G(z)))]``, with the discriminator
-    returning logits of shape ``(batch, 1)``. Each ``train_step`` takes a batch of
+    ``min_G max_D E_x[log D(x)] + E_z[log(1 - D(G(z)))]`` (``adversarial_loss="logistic"``),
+    with the discriminator returning logits of shape ``(batch, 1)``; or the hinge game
+    (``"hinge"``): the discriminator minimises ``E_x[max(0, 1 - D(x))] +
+    E_z[max(0, 1 + D(G(z)))]`` and the generator ``-E_z[D(G(z))]``, ``D`` being the logit. Each ``train_step`` takes a batch of
     real samples (labels, if any, are ignored), runs ``discriminator_steps``
     discriminator updates on fresh ``z`` and the same real batch, then one
     generator update. Logs ``d_loss`` and ``g_loss``.
@@ -53,8 +95,13 @@ class GAN(SavesSeedState, TrackedModel):
         discriminator: Keras model ``sample -> logits (batch, 1)``.
         latent_dim: Size of ``z``; must equal the generator's input size.
         discriminator_steps: Discriminator updates per generator update (default 1).
-        label_smoothing: One-sided label smoothing of the real targets (default 0).
-        generator_loss: ``"non_saturating"`` (default, ``-log D(G(z))``) or ``"minimax"``.
+        label_smoothing: One-sided label smoothing of the real targets (default 0;
+            logistic loss only).
+        generator_loss: ``"non_saturating"`` (default, ``-log D(G(z))``) or ``"minimax"``
+            (logistic loss only).
+        adversarial_loss: ``"logistic"`` (default, the game above) or ``"hinge"``
+            (:func:`hinge_discriminator_loss`, :func:`hinge_generator_loss`). A subclass
+            that computes its own losses (``CAN``) takes only ``"logistic"``.
         generator_ema: ``None`` (default: sample from the trained generator) or the
             decay ``d`` in [0, 1) of the moving average of its weights that samples
             (``0.999`` is common); needs a generator that ``keras.models.clone_model``
@@ -73,6 +120,7 @@ class GAN(SavesSeedState, TrackedModel):
 
     Reference:
         Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+        Lim & Ye, "Geometric GAN", 2017 (the hinge loss).
         Karras, Aila, Laine & Lehtinen, "Progressive Growing of GANs for Improved
         Quality, Stability, and Variation", ICLR 2018 (the generator's moving average).
         Yazıcı, Foo, Winkler, Yap, Piliouras & Chandrasekhar, "The Unusual
@@ -91,6 +139,7 @@ class GAN(SavesSeedState, TrackedModel):
         generator_loss="non_saturating",
         generator_ema=None,
         seed=None,
+        adversarial_loss="logistic",
         **kwargs,
     ):
         owner = type(self).__name__
@@ -104,6 +153,7 @@ class GAN(SavesSeedState, TrackedModel):
         discriminator_steps = check_int(owner, "discriminator_steps", discriminator_steps)
         check_rate(owner, "label_smoothing", label_smoothing)
         check_choice(owner, "generator_loss", generator_loss, GENERATOR_LOSSES)
+        self._check_adversarial_loss(adversarial_loss, label_smoothing, generator_loss)
         if generator_ema is not None:
             generator_ema = check_rate(owner, "generator_ema", generator_ema)
         self._check_discriminator(getattr(discriminator, "outputs", None))
@@ -114,6 +164,7 @@ class GAN(SavesSeedState, TrackedModel):
         self.discriminator_steps = discriminator_steps
         self.label_smoothing = float(label_smoothing)
         self.generator_loss = generator_loss
+        self.adversarial_loss = adversarial_loss
         self.generator_ema = generator_ema
         self.ema_generator = None if generator_ema is None else self._averaged_copy(generator)
         self.seed = seed
@@ -121,6 +172,25 @@ class GAN(SavesSeedState, TrackedModel):
         self.d_optimizer = None
         self.g_optimizer = None
         self.mark_built(generator, discriminator)
+
+    def _check_adversarial_loss(self, adversarial_loss, label_smoothing, generator_loss):
+        owner = type(self).__name__
+        check_choice(owner, "adversarial_loss", adversarial_loss, ADVERSARIAL_LOSSES)
+        if adversarial_loss == "logistic":
+            return
+        own_losses = [name for name in ("discriminator_losses", "generator_losses")
+                      if getattr(type(self), name) is not getattr(GAN, name)]
+        if own_losses:
+            raise ValueError(
+                f"{owner}: computes its own adversarial losses ({', '.join(own_losses)}), with the logistic loss; "
+                f"adversarial_loss must be 'logistic'. Received: adversarial_loss={adversarial_loss!r}"
+            )
+        if label_smoothing or generator_loss != "non_saturating":
+            raise ValueError(
+                f"{owner}: label_smoothing and generator_loss belong to the logistic loss; with "
+                f"adversarial_loss='hinge' leave them at 0 and 'non_saturating'. Received: "
+                f"label_smoothing={label_smoothing!r}, generator_loss={generator_loss!r}"
+            )
 
     def _averaged_copy(self, generator):
         """A copy of ``generator`` with its own weights, starting from the generator's."""
@@ -214,13 +284,20 @@ class GAN(SavesSeedState, TrackedModel):
         fake = self.generator(self.sample_latent(ops.shape(real)[0]), training=training)
         real_logits = self.real_fake_logits(real, training)
         fake_logits = self.real_fake_logits(fake, training)
-        loss = discriminator_loss(real_logits, fake_logits, self.label_smoothing)
+        if self.adversarial_loss == "hinge":
+            loss = hinge_discriminator_loss(real_logits, fake_logits)
+        else:
+            loss = discriminator_loss(real_logits, fake_logits, self.label_smoothing)
         return {"d_loss": ops.mean(ops.cast(loss, "float32"))}
 
     def generator_losses(self, batch_size, training):
         """``{"g_loss": ...}`` on a fresh fake batch."""
         fake = self.generator(self.sample_latent(batch_size), training=training)
-        loss = generator_loss(self.real_fake_logits(fake, training), self.generator_loss)
+        fake_logits = self.real_fake_logits(fake, training)
+        if self.adversarial_loss == "hinge":
+            loss = hinge_generator_loss(fake_logits)
+        else:
+            loss = generator_loss(fake_logits, self.generator_loss)
         return {"g_loss": ops.mean(ops.cast(loss, "float32"))}
 
     def split_batch(self, data):
@@ -282,6 +359,7 @@ class GAN(SavesSeedState, TrackedModel):
             "discriminator_steps": self.discriminator_steps,
             "label_smoothing": self.label_smoothing,
             "generator_loss": self.generator_loss,
+            "adversarial_loss": self.adversarial_loss,
             "generator_ema": self.generator_ema,
             "seed": self.seed,
         }

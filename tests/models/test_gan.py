@@ -252,3 +252,58 @@ def test_generator_ema_must_be_a_decay_of_a_copyable_generator():
     discriminator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match=r"`generator_ema` needs a generator that keras.models.clone_model can copy.*Received: Subclassed, which"):
         GAN(Subclassed(), discriminator, latent_dim=4, generator_ema=0.999)
+
+
+def test_hinge_losses_match_numpy_and_their_docstrings():
+    import doctest
+
+    from deepkit.models import gan as gan_module
+
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(7, 1)) * 2, rng.normal(size=(7, 1)) * 2
+    np.testing.assert_allclose(gan_module.hinge_discriminator_loss(real, fake),
+                               np.maximum(0, 1 - real[:, 0]) + np.maximum(0, 1 + fake[:, 0]), rtol=1e-6)
+    np.testing.assert_allclose(gan_module.hinge_generator_loss(fake), -fake[:, 0], rtol=1e-6)
+    for function in (gan_module.hinge_discriminator_loss, gan_module.hinge_generator_loss):
+        runner = doctest.DocTestRunner()
+        for test in doctest.DocTestFinder().find(function, globs={"np": np, function.__name__: function}):
+            runner.run(test)
+        assert runner.tries == 1 and runner.failures == 0, function.__name__
+
+
+def test_hinge_gan_logs_the_hinge_losses_of_its_batch():
+    gan = make_gan(adversarial_loss="hinge")
+    data = gaussian_mixture(64)
+    logs = gan.evaluate(data, batch_size=64, verbose=0, return_dict=True)
+    # The same two fresh fake batches, drawn again from the sampler's saved position.
+    gan2 = make_gan(adversarial_loss="hinge")
+    fake_d = gan2.generator(gan2.sample_latent(64))
+    fake_g = gan2.generator(gan2.sample_latent(64))
+    real_logits = gan2.discriminator(data).numpy()[:, 0]
+    d_loss = np.mean(np.maximum(0, 1 - real_logits) + np.maximum(0, 1 + gan2.discriminator(fake_d).numpy()[:, 0]))
+    g_loss = np.mean(-gan2.discriminator(fake_g).numpy()[:, 0])
+    assert logs["d_loss"] == pytest.approx(d_loss, rel=1e-5) and logs["g_loss"] == pytest.approx(g_loss, rel=1e-5, abs=1e-6)
+
+
+def test_hinge_training_moves_samples_toward_the_gaussian_mixture_and_round_trips(tmp_path):
+    gan = make_gan(adversarial_loss="hinge")
+    z = np.random.default_rng(1).normal(size=(1000, 4)).astype("float32")
+    before = distance_to_data(gan.predict(z, verbose=0))
+    gan.fit(gaussian_mixture(8192), epochs=8, batch_size=256, verbose=0)
+    assert distance_to_data(gan.predict(z, verbose=0)) < 0.8 * before
+    gan.save(tmp_path / "gan.keras")
+    assert keras.saving.load_model(tmp_path / "gan.keras").adversarial_loss == "hinge"
+
+
+def test_adversarial_loss_is_checked_against_the_logistic_options_and_subclasses():
+    with pytest.raises(ValueError, match=r"adversarial_loss.*\['logistic', 'hinge'\].*'wasserstein'"):
+        make_gan(adversarial_loss="wasserstein")
+    with pytest.raises(ValueError, match=r"label_smoothing and generator_loss belong to the logistic loss.*label_smoothing=0.1"):
+        make_gan(adversarial_loss="hinge", label_smoothing=0.1)
+    with pytest.raises(ValueError, match=r"generator_loss='minimax'"):
+        make_gan(adversarial_loss="hinge", generator_loss="minimax")
+    generator = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    x = keras.Input((2,))
+    discriminator = keras.Model(x, [keras.layers.Dense(1)(x), keras.layers.Dense(3)(x)])
+    with pytest.raises(ValueError, match=r"CAN: computes its own adversarial losses.*must be 'logistic'"):
+        CAN(generator, discriminator, latent_dim=4, num_styles=3, adversarial_loss="hinge")
