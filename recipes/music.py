@@ -18,21 +18,29 @@ first included (read after a row of zeros). Each cell has its own Adam step size
 of `epochs` (`decay="cosine"`; raising `epochs` on a resumed run stretches the curve),
 and `clipnorm` rescales the whole gradient when its global norm exceeds it (Keras'
 `global_clipnorm`). Training reads windows of
-`window` steps, each from a zero state; with `tbptt_steps` > 0 it reads whole chorales
+`window` steps, each from a zero state (with `window=0`, whole chorales, each from its
+row of zeros, batched by length); with `tbptt_steps` > 0 it reads whole chorales
 instead, one per row of `batch_size` stateful rows, `tbptt_steps` steps per batch
 (truncated backpropagation through time, deepkit.tbptt: the state carries from chunk to
 chunk of a chorale, the gradient stops at chunk boundaries). The last
 `validation_percent` of the training chorales pick each model's exported epoch (lowest
-validation loss); the test chorales are only read to report.
+validation loss); the test chorales are only read to report. Each cell is trained
+`seeds` times (seed, seed + 1, ...: initial weights and data order); the printed verdict
+compares the means with the seed-to-seed spread: a difference from the tanh RNN within
+the larger standard deviation is reported as not separating the two.
 
-Writes nll.png (test NLL per cell beside Chung et al.'s), validation_nll.png (per
-epoch, each cell), piano_rolls.png (a held-out chorale's opening and each model's
-continuation of it) and generated_<cell>.mid (the same, as MIDI). metrics.json:
-`nll_tanh`, `nll_lstm`, `nll_peephole_lstm`, `nll_gru` (test NLL, nats per step),
-`nll_marginal_baseline` (each key on with its training frequency, history ignored),
-`validation_nll_<cell>`, `parameters_<cell>` and `best_epoch_<cell>`.
+Writes nll.png (mean test NLL per cell, each seed's and the spread, beside Chung et
+al.'s), validation_nll.png (per epoch, each cell and seed), piano_rolls.png (a held-out
+chorale's opening and each model's continuation of it, the first seed's models) and
+generated_<cell>.mid (the same, as MIDI). metrics.json: `nll_tanh`, `nll_lstm`,
+`nll_peephole_lstm`, `nll_gru` (test NLL, nats per step, mean over the seeds),
+`nll_<cell>_std` (its standard deviation over the seeds, 0 for one), `nll_<cell>_seed<k>`,
+`validation_nll_<cell>` (mean) and `validation_nll_<cell>_seed<k>`,
+`best_epoch_<cell>_seed<k>`, `parameters_<cell>` and `nll_marginal_baseline` (each key
+on with its training frequency, history ignored).
 
-The SavedModel is the cell with the lowest validation NLL. `serving_default` (=
+The SavedModel is the cell with the lowest mean validation NLL, its seed with the
+lowest validation NLL. `serving_default` (=
 `serve`) takes `rolls`, float32 (batch, steps, 88) of 0/1 (key k is MIDI 21 + k), and
 returns `next_step_probabilities`, float32 (batch, steps, 88): at position t, the
 probability of each key sounding at step t + 1 (prepend a row of zeros to get the
@@ -82,13 +90,14 @@ class Config(recipe.RecipeConfig):
     keys: str = "c"  # "c": each chorale transposed to C major / C minor (as the JSB set); "as_written"
     parameters: int = 20_000  # weights of each model, recurrent layer and output layer (Chung et al.: ~20k)
     validation_percent: int = 10  # last % of the training chorales, held out to pick each model's epoch
-    window: int = 32  # training windows of this many steps, half overlapping (evaluation reads whole chorales)
+    window: int = 64  # training windows of this many steps, half overlapping; 0: whole chorales (evaluation: whole)
     epochs: int = 30  # training epochs per model
-    batch_size: int = 32  # training windows per batch (with tbptt_steps: chorales per batch)
+    batch_size: int = 16  # training windows (window=0, tbptt_steps: chorales) per batch
     learning_rates: tuple = (2e-2, 3e-2, 3e-2, 5e-2)  # Adam step size per cell: tanh, lstm, peephole_lstm, gru
     decay: str = "cosine"  # "cosine": each step size falls along a cosine to 0 at the last epoch; "none"
     clipnorm: float = 1.0  # rescale the gradient when its global norm exceeds this (global_clipnorm); 0: never
     tbptt_steps: int = 0  # >0: truncated BPTT over whole chorales, this many steps per batch; 0: windows
+    seeds: int = 2  # seeds run per cell: seed, seed + 1, ... (weights and data order); metrics are their means
     primer_steps: int = 8  # opening steps of a held-out chorale that the generated pieces continue
     generate_steps: int = 32  # steps each model generates after the primer
 
@@ -98,8 +107,8 @@ class Config(recipe.RecipeConfig):
                              f"received {self.parameters}")
         if not 0 < self.validation_percent < 100:
             raise ValueError(f"validation_percent must lie in (0, 100), received {self.validation_percent}")
-        if self.window < 2:
-            raise ValueError(f"window must be >= 2 steps, received {self.window}")
+        if self.window < 2 and self.window != 0:
+            raise ValueError(f"window must be 0 (whole chorales) or >= 2 steps, received {self.window}")
         if self.keys not in KEYS:
             raise ValueError(f"keys must be one of {KEYS}, received {self.keys!r}")
         if self.decay not in DECAYS:
@@ -110,15 +119,17 @@ class Config(recipe.RecipeConfig):
         if self.clipnorm < 0 or self.tbptt_steps < 0:
             raise ValueError(f"clipnorm and tbptt_steps must be >= 0 (0: off), received clipnorm={self.clipnorm}, "
                              f"tbptt_steps={self.tbptt_steps}")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, received {self.seeds}")
         if self.primer_steps < 0 or self.generate_steps < 1:
             raise ValueError(f"primer_steps must be >= 0 and generate_steps >= 1, received "
                              f"{self.primer_steps} and {self.generate_steps}")
 
 
 def smoke():
-    """Seconds-long: the first 20 chorales, models of ~1,500 weights, one epoch."""
-    return Config(data="jsb_chorales_20", parameters=1500, window=16, epochs=1, batch_size=32, primer_steps=2,
-                  generate_steps=4)
+    """Seconds-long: the first 20 chorales, models of ~1,500 weights, one epoch, one seed."""
+    return Config(data="jsb_chorales_20", parameters=1500, window=16, epochs=1, batch_size=32, seeds=1,
+                  primer_steps=2, generate_steps=4)
 
 
 # === Data ===
@@ -277,18 +288,19 @@ def build_model(config, cell, units, total_steps=None):
     return model
 
 
-def fit_cell(run, config, cell, units, train, validation, steps_per_epoch):
-    """Trains ``cell``'s model; returns it (holding its best validation epoch's weights)
-    and what ``run.fit`` returns. ``train`` and ``validation`` are datasets of windows
-    and of whole pieces, or, with ``config.tbptt_steps``, the :func:`chunked_pieces`
-    layouts that a stateful copy of the model reads; its weights then go back to the
-    stateless model, which is the one evaluated and served."""
+def fit_cell(run, config, cell, units, train, validation, steps_per_epoch, subdir):
+    """Trains ``cell``'s model, logging under ``subdir``; returns it (holding its best
+    validation epoch's weights) and what ``run.fit`` returns. ``train`` and
+    ``validation`` are datasets of windows and of whole pieces, or, with
+    ``config.tbptt_steps``, the :func:`chunked_pieces` layouts that a stateful copy of the
+    model reads; its weights then go back to the stateless model, which is the one
+    evaluated and served."""
     model = build_model(config, cell, units, steps_per_epoch * config.epochs)
     if not config.tbptt_steps:
-        return model, run.fit(model, train, validation=validation, subdir=cell)
+        return model, run.fit(model, train, validation=validation, subdir=subdir)
     trainer = tbptt.stateful_copy(model, config.batch_size)
     trainer.compile(optimizer=optimizer_for(config, cell, steps_per_epoch * config.epochs), loss=StepNLL())
-    record = run.fit(trainer, train.dataset, validation=validation.dataset, subdir=cell,
+    record = run.fit(trainer, train.dataset, validation=validation.dataset, subdir=subdir,
                      callbacks=[tbptt.ResetStates(train, test=validation)])
     model.set_weights(trainer.get_weights())
     # model.keras then holds the trained optimizer state too (the same variables, in order).
@@ -402,42 +414,83 @@ def draw_piano_rolls(path, rows, primer_steps, title):
     plt.close(figure)
 
 
-def draw_nll(path, metrics, config, units):
-    figure, axis = plt.subplots(figsize=(8, 4))
+def draw_nll(path, metrics, config, units, seeds):
+    """Points, not bars from 0: the cells differ by hundredths of a nat, the axis spans
+    only the figures drawn (the no-memory baseline included)."""
+    figure, axis = plt.subplots(figsize=(10, 4.2))
     positions = np.arange(len(CELLS))
-    ours = [metrics[f"nll_{cell}"] for cell in CELLS]
-    axis.bar(positions - 0.2, ours, 0.4, label=f"this run: {config.data}, test chorales")
-    theirs = [CHUNG_2014.get(cell, np.nan) for cell in CELLS]
-    axis.bar(positions + 0.2, theirs, 0.4, label="Chung et al. 2014, JSB Chorales test (their LSTM has peepholes)")
+    ours = np.array([metrics[f"nll_{cell}"] for cell in CELLS])
+    several = len(seeds) > 1
+    axis.errorbar(positions - 0.1, ours, yerr=[metrics[f"nll_{cell}_std"] for cell in CELLS] if several else None,
+                  fmt="o", color="tab:blue", capsize=5,
+                  label=f"this run: {config.data}, test chorales,\n"
+                        + (f"mean ± std over {len(seeds)} seeds" if several else f"seed {seeds[0]}"))
+    if several:
+        for position, cell in zip(positions, CELLS):
+            values = [metrics[f"nll_{cell}_seed{seed}"] for seed in seeds]
+            axis.plot(np.full(len(values), position - 0.22), values, "x", color="tab:blue", markersize=5,
+                      label="this run: one seed each" if cell == CELLS[0] else None)
+    theirs = np.array([CHUNG_2014.get(cell, np.nan) for cell in CELLS])
+    axis.plot(positions + 0.1, theirs, "D", color="tab:orange",
+              label="Chung et al. 2014, JSB Chorales test\n(their LSTM has peepholes)")
     axis.axhline(metrics["nll_marginal_baseline"], color="grey", linestyle="--",
-                 label="no memory: each key with its training frequency")
-    for x, value in [*zip(positions - 0.2, ours), *zip(positions + 0.2, theirs)]:
+                 label="no memory: each key with\nits training frequency")
+    for x, value in [*zip(positions - 0.1, ours), *zip(positions + 0.1, theirs)]:
         if np.isfinite(value):
-            axis.text(x, value, f"{value:.2f}", ha="center", va="bottom", fontsize=8)
-    axis.set_ylim(0, 1.45 * max(max(ours), metrics["nll_marginal_baseline"]))  # room for the legend
-    axis.set_xticks(positions, [f"{cell}\n{units[cell]} units, {metrics[f'parameters_{cell}']:,.0f} weights"
+            axis.annotate(f"{value:.2f}", (x, value), xytext=(6, 0), textcoords="offset points", va="center",
+                          fontsize=8)
+    axis.set_xlim(-0.6, len(CELLS) - 0.4)
+    axis.set_xticks(positions, [f"{cell}\n{units[cell]} units\n{metrics[f'parameters_{cell}']:,.0f} weights"
                                 for cell in CELLS], fontsize=8)
     axis.set_ylabel("NLL per time step (nats, sum over 88 keys)")
     axis.set_title("held-out negative log-likelihood (lower is better)")
-    axis.legend(fontsize=8, loc="upper right")
+    axis.grid(axis="y", alpha=0.3)
+    handles, labels = axis.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: not labels[i].startswith("this run: " + config.data))
+    axis.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8, loc="upper left",
+                bbox_to_anchor=(1.01, 1))
     save(figure, path)
 
 
-def draw_validation_curves(path, curves, best_epochs):
+def draw_validation_curves(path, curves):
+    """``curves``: ``{(cell, seed): (validation NLL per epoch, kept epoch)}``; one colour per
+    cell, one line style per seed."""
     figure, axis = plt.subplots(figsize=(8, 3.8))
-    for cell, values in curves.items():
-        line = axis.plot(np.arange(1, len(values) + 1), values, label=cell)[0]
-        best = best_epochs[cell]
-        axis.plot([best], [values[best - 1]], "o", color=line.get_color())
-    axis.plot([], [], "o", color="black", label="exported epoch (lowest validation NLL)")
+    colours = dict(zip(CELLS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    seeds = sorted({seed for _, seed in curves})
+    styles = dict(zip(seeds, ["-", "--", ":", "-."] * len(seeds)))
+    for (cell, seed), (values, best) in curves.items():
+        axis.plot(np.arange(1, len(values) + 1), values, styles[seed], color=colours[cell],
+                  label=cell if seed == seeds[0] else None)
+        axis.plot([best], [values[best - 1]], "o", color=colours[cell])
+    axis.plot([], [], "o", color="black", label="kept epoch (lowest validation NLL)")
+    if len(seeds) > 1:
+        for seed in seeds:
+            axis.plot([], [], styles[seed], color="black", label=f"seed {seed}")
     axis.set_xlabel("epoch")
     axis.set_ylabel("validation NLL per step (nats)")
     axis.set_title("validation chorales, per epoch")
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, ncol=2)
     save(figure, path)
 
 
 # === The recipe ===
+
+
+def training_data(config, train_rolls, seed):
+    """``(train, steps_per_epoch)``: windows of ``config.window`` steps in batches shuffled
+    with ``seed``; with ``window=0`` whole chorales (:func:`pipeline`, shuffled with
+    ``seed``); with ``config.tbptt_steps``, the :func:`chunked_pieces` layout of whole
+    chorales, its groups in an order drawn with ``seed``."""
+    if config.tbptt_steps:
+        train = chunked_pieces(train_rolls, config.batch_size, config.tbptt_steps, seed)
+        return train, train.batches
+    if not config.window:
+        train = pipeline(train_rolls, config.batch_size, shuffle_seed=seed)
+        return train, int(train.cardinality())
+    windows = training_windows(train_rolls, config.window)
+    train = data.batched(tf.data.Dataset.from_tensor_slices(windows), config.batch_size, shuffle_seed=seed)
+    return train, -(-len(windows[0]) // config.batch_size)
 
 
 def train_and_evaluate(config, workdir):
@@ -450,73 +503,115 @@ def train_and_evaluate(config, workdir):
     train_rolls, validation_rolls = training_rolls[:cut], training_rolls[cut:]
     test_rolls, test_names = pieces(config.data, "test", config.keys)
     if config.tbptt_steps:  # validation needs no gradient: whole pieces, one chunk each
-        train = chunked_pieces(train_rolls, config.batch_size, config.tbptt_steps, config.seed)
         validation = chunked_pieces(validation_rolls, config.batch_size, max(map(len, validation_rolls)), config.seed)
-        steps_per_epoch = train.batches
     else:
-        windows = training_windows(train_rolls, config.window)
-        steps_per_epoch = -(-len(windows[0]) // config.batch_size)
-        train = data.batched(tf.data.Dataset.from_tensor_slices(windows), config.batch_size, shuffle_seed=config.seed)
         validation = pipeline(validation_rolls, 64)
 
-    metrics, models, units, curves, best_epochs, records = {}, {}, {}, {}, {}, {}
+    seeds = [config.seed + k for k in range(config.seeds)]
+    metrics, units, curves, records, first_models, kept = {}, {}, {}, {}, {}, {}
     for cell in CELLS:
         units[cell] = units_for(cell, config.parameters)
-        keras.utils.set_random_seed(config.seed)  # the same draws for every cell's data order
-        model, records[cell] = fit_cell(run, config, cell, units[cell], train, validation, steps_per_epoch)
-        models[cell], curves[cell] = model, records[cell].history["val_loss"]
-        best_epochs[cell] = records[cell].exported["epoch"]
-        metrics[f"nll_{cell}"] = nll_per_step(model, test_rolls)
-        metrics[f"validation_nll_{cell}"] = nll_per_step(model, validation_rolls)
+        for seed in seeds:
+            keras.utils.set_random_seed(seed)  # each seed: the same draws for every cell's weights and data order
+            train, steps_per_epoch = training_data(config, train_rolls, seed)
+            model, record = fit_cell(run, config, cell, units[cell], train, validation, steps_per_epoch,
+                                     f"{cell}_seed{seed}")
+            metrics[f"nll_{cell}_seed{seed}"] = nll_per_step(model, test_rolls)
+            metrics[f"validation_nll_{cell}_seed{seed}"] = nll_per_step(model, validation_rolls)
+            metrics[f"best_epoch_{cell}_seed{seed}"] = record.exported["epoch"]
+            curves[(cell, seed)] = (record.history["val_loss"], record.exported["epoch"])
+            records[(cell, seed)] = record
+            if seed == seeds[0]:
+                first_models[cell] = model  # the generated pieces: every cell's first seed
+            best = kept.get(cell)
+            if best is None or metrics[f"validation_nll_{cell}_seed{seed}"] < best[2]:
+                kept[cell] = (model, seed, metrics[f"validation_nll_{cell}_seed{seed}"])
         metrics[f"parameters_{cell}"] = model.count_params()
-        metrics[f"best_epoch_{cell}"] = best_epochs[cell]
+    metrics = {**seed_summary(metrics, seeds), **metrics}  # the means first: the summary prints them first
     metrics["nll_marginal_baseline"] = marginal_nll(train_rolls, test_rolls)
     exported = min(CELLS, key=lambda cell: metrics[f"validation_nll_{cell}"])
+    exported_model, exported_seed, _ = kept[exported]
 
     # Every model continues the opening of the same held-out chorale, with the same seed.
     opening = test_rolls[0][: config.primer_steps]
     real = test_rolls[0][: config.primer_steps + config.generate_steps]
     rows = {f"held-out chorale {test_names[0]} (real)": real}
     for cell in CELLS:
-        generated = generator_function(models[cell])(opening, tf.constant(config.generate_steps),
-                                                     tf.constant(config.seed))["roll"].numpy()
+        generated = generator_function(first_models[cell])(opening, tf.constant(config.generate_steps),
+                                                           tf.constant(config.seed))["roll"].numpy()
         piece = np.concatenate([opening, generated])
-        rows[f"{cell}: generated, test NLL {metrics[f'nll_{cell}']:.2f}"] = piece
+        rows[f"{cell} (seed {seeds[0]}): generated, test NLL {metrics[f'nll_{cell}_seed{seeds[0]}']:.2f}"] = piece
         chorales.roll_to_score(piece).write("midi", fp=os.path.join(run.workdir, f"generated_{cell}.mid"))
     draw_piano_rolls(os.path.join(run.workdir, "piano_rolls.png"), rows, config.primer_steps,
                      f"{config.primer_steps} steps of a held-out chorale"
                      f"{' (transposed to C major / C minor)' if config.keys == 'c' else ''}, then "
-                     f"{config.generate_steps} sampled steps per model (seed {config.seed})")
-    draw_nll(os.path.join(run.workdir, "nll.png"), metrics, config, units)
-    draw_validation_curves(os.path.join(run.workdir, "validation_nll.png"), curves, best_epochs)
-    print_comparison(metrics, units, exported)
-    return run.finish(serving_bundle(models[exported]), metrics, records[exported],
-                      f"music, {exported} (exported): training", {"loss": "NLL per step (nats)"})
+                     f"{config.generate_steps} sampled steps per model (sampling seed {config.seed})")
+    draw_nll(os.path.join(run.workdir, "nll.png"), metrics, config, units, seeds)
+    draw_validation_curves(os.path.join(run.workdir, "validation_nll.png"), curves)
+    print_comparison(metrics, units, seeds, (exported, exported_seed))
+    return run.finish(serving_bundle(exported_model), metrics, records[(exported, exported_seed)],
+                      f"music, {exported} seed {exported_seed} (exported): training", {"loss": "NLL per step (nats)"})
 
 
-def print_comparison(metrics, units, exported):
-    print(f"\n{'cell':>14}  {'units':>5}  {'weights':>7}  {'epoch':>5}  {'val NLL':>7}  {'test NLL':>8}  "
+def seed_summary(metrics, seeds):
+    """Per cell, the mean over ``seeds`` of the test and validation NLLs (``nll_<cell>``,
+    ``validation_nll_<cell>``) and the test NLL's standard deviation (``nll_<cell>_std``,
+    0 for one seed)."""
+    summary = {}
+    for cell in CELLS:
+        test = np.array([metrics[f"nll_{cell}_seed{seed}"] for seed in seeds])
+        summary[f"nll_{cell}"] = float(test.mean())
+        summary[f"nll_{cell}_std"] = float(test.std(ddof=1)) if len(seeds) > 1 else 0.0
+        summary[f"validation_nll_{cell}"] = float(np.mean([metrics[f"validation_nll_{cell}_seed{seed}"]
+                                                           for seed in seeds]))
+    return summary
+
+
+def print_comparison(metrics, units, seeds, exported):
+    print(f"\ntest NLL per step (nats), mean ± std over {len(seeds)} seed{'s' if len(seeds) > 1 else ''} "
+          f"({', '.join(map(str, seeds))}), each model at its best validation epoch")
+    print(f"{'cell':>14}  {'units':>5}  {'weights':>7}  {'epochs':>11}  {'val NLL':>7}  {'test NLL':>15}  "
           f"{'Chung et al.':>12}")
     for cell in CELLS:
         chung = f"{CHUNG_2014[cell]:.2f}" if cell in CHUNG_2014 else "-"
-        print(f"{cell:>14}  {units[cell]:5d}  {metrics[f'parameters_{cell}']:7.0f}  "
-              f"{metrics[f'best_epoch_{cell}']:5.0f}  {metrics[f'validation_nll_{cell}']:7.3f}  "
-              f"{metrics[f'nll_{cell}']:8.3f}  {chung:>12}")
-    print(f"{'no memory':>14}  {'':5}  {'':7}  {'':5}  {'':7}  {metrics['nll_marginal_baseline']:8.3f}")
-    print(ordering_verdict(metrics))
-    print(f"exported: {exported} (lowest validation NLL)")
+        epochs = ",".join(f"{metrics[f'best_epoch_{cell}_seed{seed}']:.0f}" for seed in seeds)
+        print(f"{cell:>14}  {units[cell]:5d}  {metrics[f'parameters_{cell}']:7.0f}  {epochs:>11}  "
+              f"{metrics[f'validation_nll_{cell}']:7.3f}  "
+              f"{metrics[f'nll_{cell}']:8.3f} ± {metrics[f'nll_{cell}_std']:.3f}  {chung:>12}")
+    print(f"{'no memory':>14}  {'':5}  {'':7}  {'':11}  {'':7}  {metrics['nll_marginal_baseline']:8.3f}")
+    print(ordering_verdict(metrics, seeds))
+    print(f"exported: {exported[0]}, seed {exported[1]} (lowest mean validation NLL, then its best seed)")
 
 
-def ordering_verdict(metrics):
-    """One sentence on the ordering of the test NLLs, from the numbers: whether every gated
-    unit is below the tanh RNN, as in Chung et al."""
+def ordering_verdict(metrics, seeds=(0,)):
+    """The claim the test NLLs carry, from the numbers: whether every gated unit's mean is
+    below the tanh RNN's, as in Chung et al., and, with several seeds, whether each
+    difference exceeds the seed-to-seed spread (the larger of the two standard
+    deviations) and in how many seeds the gated unit is below."""
     order = sorted(CELLS, key=lambda cell: metrics[f"nll_{cell}"])
     ranking = " < ".join(f"{cell} {metrics[f'nll_{cell}']:.3f}" for cell in order)
     above = [cell for cell in CELLS if cell != "tanh" and metrics[f"nll_{cell}"] >= metrics["nll_tanh"]]
-    if not above:
-        return f"ordering (test NLL per step): {ranking}: every gated unit below the tanh RNN, as in Chung et al. 2014"
-    return (f"ordering (test NLL per step): {ranking}: {', '.join(above)} not below the tanh RNN, "
-            "unlike Chung et al. 2014")
+    mean = "mean " if len(seeds) > 1 else ""
+    if above:
+        claim = (f"ordering ({mean}test NLL per step): {ranking}: {', '.join(above)} not below the tanh RNN, "
+                 "unlike Chung et al. 2014")
+    else:
+        claim = (f"ordering ({mean}test NLL per step): {ranking}: every gated unit below the tanh RNN, "
+                 "as in Chung et al. 2014")
+    if len(seeds) == 1:
+        return f"{claim}. One seed has no spread: run --set seeds=3 before drawing a conclusion."
+    within, counts = [], []
+    for cell in CELLS[1:]:
+        spread = max(metrics[f"nll_{cell}_std"], metrics["nll_tanh_std"])
+        if abs(metrics["nll_tanh"] - metrics[f"nll_{cell}"]) <= spread:
+            within.append(cell)
+        below = sum(metrics[f"nll_{cell}_seed{seed}"] < metrics[f"nll_tanh_seed{seed}"] for seed in seeds)
+        counts.append(f"{cell} {below}/{len(seeds)}")
+    detail = f"seeds where each gated unit is below the tanh RNN: {', '.join(counts)}"
+    if within:
+        return (f"{claim}. For {', '.join(within)} the difference from tanh is within the seed-to-seed spread "
+                f"(std): these seeds do not separate {'it' if len(within) == 1 else 'them'} from tanh; {detail}.")
+    return f"{claim}. Every difference from tanh exceeds the seed-to-seed spread (std); {detail}."
 
 
 def main(argv=None):

@@ -104,6 +104,25 @@ def test_the_ordering_verdict_follows_the_numbers():
     assert "lstm not below the tanh RNN" in verdict and "every" not in verdict
 
 
+def test_with_several_seeds_the_verdict_compares_the_means_with_their_spread():
+    seeds = (0, 1, 2)
+    per_seed = {"tanh": (9.20, 9.25, 9.30), "lstm": (9.00, 9.05, 9.10), "peephole_lstm": (9.02, 9.08, 9.11),
+                "gru": (9.19, 9.28, 9.22)}
+    metrics = {f"nll_{cell}_seed{seed}": value for cell, values in per_seed.items()
+               for seed, value in zip(seeds, values)}
+    metrics.update({f"validation_{key}": value for key, value in metrics.items()})
+    summary = music.seed_summary(metrics, seeds)
+    assert summary["nll_gru"] == pytest.approx(9.23)
+    assert summary["nll_gru_std"] == pytest.approx(np.std(per_seed["gru"], ddof=1))
+    verdict = music.ordering_verdict({**metrics, **summary}, seeds)
+    assert "every gated unit below the tanh RNN" in verdict  # the means: 9.23 < 9.25
+    assert "For gru the difference from tanh is within the seed-to-seed spread" in verdict
+    assert "lstm 3/3, peephole_lstm 3/3, gru 2/3" in verdict
+    apart = music.ordering_verdict({**metrics, **summary, "nll_gru": 9.0}, seeds)
+    assert "Every difference from tanh exceeds the seed-to-seed spread" in apart
+    assert "One seed has no spread" in music.ordering_verdict({**metrics, **summary}, (0,))
+
+
 def test_config_refuses_what_cannot_be_trained():
     with pytest.raises(ValueError, match="parameters must be >= 200"):
         music.Config(parameters=50)
@@ -117,6 +136,10 @@ def test_config_refuses_what_cannot_be_trained():
         music.Config(clipnorm=-1.0)
     with pytest.raises(ValueError, match=r"decay must be one of \('cosine', 'none'\), received 'linear'"):
         music.Config(decay="linear")
+    with pytest.raises(ValueError, match=r"window must be 0 \(whole chorales\) or >= 2 steps, received 1"):
+        music.Config(window=1)
+    with pytest.raises(ValueError, match="seeds must be >= 1, received 0"):
+        music.Config(seeds=0)
 
 
 def keras_adam(steps, learning_rate, clipnorm):
@@ -165,6 +188,19 @@ def test_cosine_decay_takes_each_cells_step_size_to_zero_at_the_last_update():
     assert float(constant.learning_rate) == pytest.approx(config.learning_rates[0])
 
 
+def test_window_0_trains_on_each_whole_chorale_once_an_epoch_from_its_row_of_zeros():
+    rng = np.random.default_rng(6)
+    rolls = [(rng.uniform(size=(n, 88)) < 0.1).astype("float32") for n in (5, 9, 3, 7, 8)]
+    train, steps_per_epoch = music.training_data(dataclasses.replace(music.smoke(), window=0, batch_size=2), rolls, 0)
+    batches = list(train.as_numpy_iterator())
+    assert steps_per_epoch == len(batches)
+    found = [(x[: int(w.sum())], y[: int(w.sum())]) for inputs, targets, weights in batches
+             for x, y, w in zip(inputs, targets, weights)]
+    assert sorted(len(x) for x, _ in found) == [3, 5, 7, 8, 9]
+    for inputs, targets in music.next_step_examples(rolls):  # each starts at its row of zeros
+        assert any(len(x) == len(inputs) and (x == inputs).all() and (y == targets).all() for x, y in found)
+
+
 def test_tbptt_layout_gives_each_piece_one_row_read_chunk_after_chunk():
     """Read row by row, batch after batch from each group's start, the chunks join up
     into every piece's next-step examples, each piece once; padding has weight 0."""
@@ -204,6 +240,17 @@ def test_the_stateful_copy_reading_the_tbptt_layout_scores_what_the_model_scores
             tbptt.reset_states(trainer)
         total += float(np.sum(per_step(targets, trainer(inputs)) * weights))
     assert total / sum(map(len, rolls)) == pytest.approx(music.nll_per_step(model, rolls), rel=1e-5)
+
+
+def test_several_seeds_train_each_cell_once_per_seed_and_report_their_mean(tmp_path):
+    config = dataclasses.replace(music.smoke(), seeds=2, export_dir=str(tmp_path / "saved"))
+    metrics = music.train_and_evaluate(config, str(tmp_path / "run"))
+    for cell in music.CELLS:
+        per_seed = [metrics[f"nll_{cell}_seed{seed}"] for seed in (0, 1)]
+        assert per_seed[0] != per_seed[1]  # other initial weights and data order
+        assert metrics[f"nll_{cell}"] == pytest.approx(np.mean(per_seed))
+        assert metrics[f"nll_{cell}_std"] == pytest.approx(np.std(per_seed, ddof=1))
+        assert (tmp_path / "run" / f"{cell}_seed1" / "history.json").exists()
 
 
 def test_tbptt_training_runs_the_recipe_and_serves_the_stateless_model(tmp_path):
