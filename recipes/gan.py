@@ -3,10 +3,12 @@
 Generator: dense → reshape → two stride-2 transposed convolutions with batch
 normalisation (7x7 → 14x14 → 28x28 for MNIST, 2x2 → 4x4 → 8x8 for the 8x8
 digits); discriminator: two stride-2 convolutions with leaky ReLU and dropout →
-one logit. Adam(`learning_rate`, β1=0.5), one-sided label smoothing, XLA-compiled
-steps. With `generator_ema` (the default), a moving average of the generator's
-weights (`deepkit.models.GAN`'s `generator_ema`) draws every sample, the grids, the
-judged samples and the exported endpoints; 0 samples from the trained generator.
+one logit. The hinge loss by default (`adversarial_loss`; "logistic" is the game of
+Goodfellow et al., with one-sided label smoothing), Adam(`learning_rate`, β1=0.5),
+XLA-compiled steps. With `generator_ema` (the default), a moving average of the
+generator's weights (`deepkit.models.GAN`'s `generator_ema`) draws every sample, the
+grids, the judged samples and the exported endpoints; 0 samples from the trained
+generator. docs/gan.md has the experiments behind these defaults.
 
 The samples are judged by a digit classifier trained on the real training digits
 (`deepkit.evaluation`, cached in the workdir as digit_judge.keras): it labels
@@ -42,6 +44,7 @@ import tensorflow as tf
 from deepkit import data, plots, recipe
 from deepkit.evaluation import judge_for_dataset
 from deepkit.models import GAN
+from deepkit.models.gan import ADVERSARIAL_LOSSES
 
 NAME = "gan"
 TASK = "generative model (GAN)"
@@ -55,7 +58,8 @@ class Config(recipe.RecipeConfig):
     data: str = "mnist_5k"  # images with sides divisible by 4: mnist_5k (offline), digits (8x8, offline) or tfds:mnist
     latent_dim: int = 64  # size of the generator's noise vector z
     filters: int = 16  # convolution filters of the first discriminator layer (the rest scale from it)
-    label_smoothing: float = 0.1  # one-sided label smoothing of the real targets
+    adversarial_loss: str = "hinge"  # "hinge" (Lim & Ye 2017) or "logistic" (Goodfellow et al. 2014; the can recipe's)
+    label_smoothing: float = 0.1  # one-sided label smoothing of the real targets, with adversarial_loss="logistic" only
     discriminator_steps: int = 1  # discriminator updates per generator update
     epochs: int = 40  # training epochs
     batch_size: int = 32  # images per batch
@@ -65,6 +69,9 @@ class Config(recipe.RecipeConfig):
     quality_samples: int = 1000  # fresh samples the digit classifier judges
 
     def __post_init__(self):
+        if self.adversarial_loss not in ADVERSARIAL_LOSSES:
+            raise ValueError(
+                f"adversarial_loss must be one of {ADVERSARIAL_LOSSES}, received {self.adversarial_loss!r}")
         if not 0.0 <= self.generator_ema < 1.0:
             raise ValueError(f"generator_ema must lie in [0, 1) (0: no average), received {self.generator_ema}")
 
@@ -123,9 +130,11 @@ def adam(config):
 
 
 def build(config, image_shape):
+    hinge = config.adversarial_loss == "hinge"  # its margin takes the place of label smoothing
     gan = GAN(
         build_generator(config, image_shape), build_discriminator(config, image_shape),
-        latent_dim=config.latent_dim, label_smoothing=config.label_smoothing,
+        latent_dim=config.latent_dim, adversarial_loss=config.adversarial_loss,
+        label_smoothing=0.0 if hinge else config.label_smoothing,
         discriminator_steps=config.discriminator_steps, generator_ema=config.generator_ema or None, seed=config.seed,
     )
     # XLA on the CPU too, where Keras' "auto" leaves it off: the fused step is cheaper.
@@ -201,8 +210,11 @@ def train_and_evaluate(config, workdir):
                      columns=10)
     metrics.update(judge_test_accuracy=judge_accuracy, final_d_loss=history.history["d_loss"][-1],
                    final_g_loss=history.history["g_loss"][-1])
-    return run.finish(gan, metrics, history, plots_title="gan: discriminator and generator losses",
-                      plots_units={"d_loss": "d_loss (nats)", "g_loss": "g_loss (nats)"})
+    # The logistic losses are log-likelihoods (nats); the hinge losses are in the logit's own units.
+    unit = "nats" if config.adversarial_loss == "logistic" else "hinge loss, logit units"
+    title = f"gan: discriminator and generator losses ({config.adversarial_loss})"
+    return run.finish(gan, metrics, history, plots_title=title,
+                      plots_units={"d_loss": f"d_loss ({unit})", "g_loss": f"g_loss ({unit})"})
 
 
 def sample_metrics(gan, fake, judge, test_images):

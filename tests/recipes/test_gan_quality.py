@@ -64,3 +64,14 @@ def test_can_recipe_passes_generator_ema_to_both_models():
     plain = can.build(can.smoke(), (8, 8, 1), 10)
     assert all(model.ema_generator is not None and model.generator_ema == 0.9 for model in averaged)
     assert all(model.ema_generator is None for model in plain)
+
+
+def test_gan_recipe_trains_the_hinge_loss_by_default_and_the_logistic_one_with_label_smoothing():
+    gan_recipe = load_recipe("gan")
+    hinge = gan_recipe.build(gan_recipe.smoke(), (8, 8, 1))
+    assert hinge.adversarial_loss == "hinge" and hinge.label_smoothing == 0.0
+    config = gan_recipe.Config(**{**vars(gan_recipe.smoke()), "adversarial_loss": "logistic"})
+    logistic = gan_recipe.build(config, (8, 8, 1))
+    assert logistic.adversarial_loss == "logistic" and logistic.label_smoothing == config.label_smoothing == 0.1
+    with pytest.raises(ValueError, match=r"adversarial_loss must be one of \('logistic', 'hinge'\), received 'wgan'"):
+        gan_recipe.Config(adversarial_loss="wgan")
