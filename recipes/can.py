@@ -57,6 +57,14 @@ class Config(dcgan.Config):
     ambiguity_weight: float = 1.0  # weight of the CAN generator's style-ambiguity loss
     generator_ema: float = 0.0  # both models' moving average of the generator's weights (0: none, the measured setting)
     epochs: int = 20  # training epochs of each model
+    adversarial_loss: str = "logistic"  # the CAN's game is logistic (Elgammal et al. 2017), so is its GAN's: the only value
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.adversarial_loss != "logistic":
+            raise ValueError(
+                "adversarial_loss must be 'logistic' in the can recipe (the CAN's losses are logistic and its GAN "
+                f"plays the same game), received {self.adversarial_loss!r}")
 
 
 def smoke():

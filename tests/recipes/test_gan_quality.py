@@ -75,3 +75,11 @@ def test_gan_recipe_trains_the_hinge_loss_by_default_and_the_logistic_one_with_l
     assert logistic.adversarial_loss == "logistic" and logistic.label_smoothing == config.label_smoothing == 0.1
     with pytest.raises(ValueError, match=r"adversarial_loss must be one of \('logistic', 'hinge'\), received 'wgan'"):
         gan_recipe.Config(adversarial_loss="wgan")
+
+
+def test_can_recipe_plays_the_logistic_game_in_both_models_and_refuses_another():
+    from deepkit.recipes import can
+
+    assert all(model.adversarial_loss == "logistic" for model in can.build(can.smoke(), (8, 8, 1), 10))
+    with pytest.raises(ValueError, match=r"adversarial_loss must be 'logistic' in the can recipe.*received 'hinge'"):
+        can.Config(adversarial_loss="hinge")
