@@ -19,9 +19,16 @@ def command(tmp_path, epochs):
             "--set", f"export_dir={tmp_path / 'sm'}", "--epochs", str(epochs)]
 
 
+def _default_ctrl_c():
+    # A suite started in the background of a shell without job control inherits SIGINT
+    # ignored, and a Python started so never installs its KeyboardInterrupt handler: the
+    # run must see Ctrl-C as a user's terminal delivers it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(tmp_path, epochs):
     return subprocess.Popen(command(tmp_path, epochs), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=QUIET, cwd=tmp_path)
+                            env=QUIET, cwd=tmp_path, preexec_fn=_default_ctrl_c)
 
 
 def epochs_logged(tmp_path):
