@@ -13,7 +13,11 @@ read to report the scores.
 
 Writes test_scores.png (P(positive) of every test text, by its true label).
 metrics.json: `test_accuracy`, `test_loss`, `validation_accuracy`,
-`bag_of_words_accuracy` and `majority_class_accuracy`, of the exported model.
+`bag_of_words_accuracy` and `majority_class_accuracy`, of the exported model, and
+`gain_over_bag_of_words` (test accuracy minus the bag of words', a fraction: 0.01 is a point) with
+`mcnemar_p_value`: McNemar's exact test on the test texts exactly one of the two
+models gets right (McNemar 1947), the chance that a difference this large arises
+between two equally accurate models. The printed verdict follows from these two.
 
 The SavedModel contains the vectorizer. Its `serving_default` (= `serve`) takes
 `text`, string (batch,): raw sentences, lower-cased and stripped of punctuation
@@ -38,6 +42,7 @@ from typing import ClassVar
 
 import keras
 import numpy as np
+import scipy.stats
 import tensorflow as tf
 
 from deepkit import best_epoch, data, plots, recipe
@@ -110,6 +115,31 @@ def build_bag_of_words(config, vocabulary_size):
     return model
 
 
+def mcnemar_p_value(model_right, baseline_right):
+    """Exact two-sided McNemar p-value of two classifiers' per-text correctness (boolean arrays)."""
+    model_right, baseline_right = np.asarray(model_right, bool), np.asarray(baseline_right, bool)
+    if model_right.shape != baseline_right.shape:
+        raise ValueError(f"per-text correctness of both models must have one shape, received "
+                         f"{model_right.shape} and {baseline_right.shape}")
+    only_model = int(np.sum(model_right & ~baseline_right))
+    only_baseline = int(np.sum(baseline_right & ~model_right))
+    if only_model + only_baseline == 0:
+        return 1.0
+    return float(scipy.stats.binomtest(only_model, only_model + only_baseline, 0.5).pvalue)
+
+
+def verdict(metrics, test_count, level=0.05):
+    """One sentence comparing the recurrent model with the bag of words, from ``metrics``."""
+    gain, p_value = metrics["gain_over_bag_of_words"], metrics["mcnemar_p_value"]
+    scores = (f"recurrent model {metrics['test_accuracy']:.1%}, bag of words {metrics['bag_of_words_accuracy']:.1%} "
+              f"({100 * gain:+.1f} points; McNemar p = {p_value:.2g} over {test_count} test texts)")
+    if p_value >= level:
+        return (f"{scores}: no difference this test set can show (p >= {level}): reading the words "
+                f"in order adds nothing measurable here to knowing which words a text contains.")
+    better = "beats" if gain > 0 else "falls behind"
+    return f"{scores}: the recurrent model {better} the bag of words (p < {level})."
+
+
 def train_and_evaluate(config, workdir):
     run = recipe.start(NAME, config, workdir)
     fit_split, validation_split = data.held_out_splits(config.validation_percent)
@@ -139,6 +169,8 @@ def train_and_evaluate(config, workdir):
     baseline.fit(baseline_train, validation_data=validation, epochs=config.baseline_epochs, callbacks=[stop],
                  shuffle=False, verbose=0)  # the pipeline shuffles
     _, baseline_accuracy = baseline.evaluate(test, verbose=0)
+    model_right = (classifier.predict(test, verbose=0)[:, 0] > 0.5) == (test_labels == 1)  # Keras' accuracy threshold
+    baseline_right = (baseline.predict(test, verbose=0)[:, 0] > 0.5) == (test_labels == 1)  # Keras' accuracy threshold
 
     # The served model takes raw strings: vectorizer + classifier in one graph.
     raw_text = keras.Input((), dtype="string", name="text")
@@ -162,7 +194,10 @@ def train_and_evaluate(config, workdir):
         "validation_accuracy": validation_accuracy,
         "bag_of_words_accuracy": baseline_accuracy,
         "majority_class_accuracy": majority,
+        "gain_over_bag_of_words": accuracy - baseline_accuracy,
+        "mcnemar_p_value": mcnemar_p_value(model_right, baseline_right),
     }
+    print(verdict(metrics, len(test_labels)))
     title = f"sentiment on {config.data}: validation = last {config.validation_percent}% of train"
     units = {"loss": "binary cross-entropy (nats per text)"}
     return run.finish(serving_model, metrics, history, plots_title=title, plots_units=units)

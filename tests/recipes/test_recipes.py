@@ -51,6 +51,7 @@ SAMPLE_QUALITY = {"confident_fraction": (0.0, 1.0), "class_coverage_min": (0.0, 
 METRIC_RANGES = {
     "gan": SAMPLE_QUALITY,
     "vae": SAMPLE_QUALITY,
+    "sentiment": {"mcnemar_p_value": (0.0, 1.0), "gain_over_bag_of_words": (-1.0, 1.0)},
     "can": {"max_entropy": (np.log(10), np.log(10)), "style_entropy_can": (0.0, np.log(10)),
             "style_entropy_gan": (0.0, np.log(10)), "style_entropy_real": (0.0, np.log(10)),
             "d_accuracy_can": (0.0, 1.0), "d_accuracy_gan": (0.0, 1.0)},
