@@ -452,14 +452,15 @@ def draw_nll(path, metrics, config, units, seeds):
     save(figure, path)
 
 
-def draw_validation_curves(path, curves):
-    """``curves``: ``{(cell, seed): (validation NLL per epoch, kept epoch)}``; one colour per
-    cell, one line style per seed."""
+def draw_validation_curves(path, records):
+    """``records``: ``{(cell, seed): what run.fit returned}``, whose validation NLL per epoch
+    is drawn, its kept epoch marked; one colour per cell, one line style per seed."""
     figure, axis = plt.subplots(figsize=(8, 3.8))
     colours = dict(zip(CELLS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    seeds = sorted({seed for _, seed in curves})
+    seeds = sorted({seed for _, seed in records})
     styles = dict(zip(seeds, ["-", "--", ":", "-."] * len(seeds)))
-    for (cell, seed), (values, best) in curves.items():
+    for (cell, seed), record in records.items():
+        values, best = record.history["val_loss"], record.exported["epoch"]
         axis.plot(np.arange(1, len(values) + 1), values, styles[seed], color=colours[cell],
                   label=cell if seed == seeds[0] else None)
         axis.plot([best], [values[best - 1]], "o", color=colours[cell])
@@ -508,37 +509,32 @@ def train_and_evaluate(config, workdir):
         validation = pipeline(validation_rolls, 64)
 
     seeds = [config.seed + k for k in range(config.seeds)]
-    metrics, units, curves, records, first_models, kept = {}, {}, {}, {}, {}, {}
+    # The figures live in metrics alone; models and records (history, kept epoch) are what they are read from.
+    metrics, units, models, records = {}, {}, {}, {}
     for cell in CELLS:
         units[cell] = units_for(cell, config.parameters)
         for seed in seeds:
             keras.utils.set_random_seed(seed)  # each seed: the same draws for every cell's weights and data order
             train, steps_per_epoch = training_data(config, train_rolls, seed)
-            model, record = fit_cell(run, config, cell, units[cell], train, validation, steps_per_epoch,
-                                     f"{cell}_seed{seed}")
+            model, records[cell, seed] = fit_cell(run, config, cell, units[cell], train, validation,
+                                                  steps_per_epoch, f"{cell}_seed{seed}")
+            models[cell, seed] = model
             metrics[f"nll_{cell}_seed{seed}"] = nll_per_step(model, test_rolls)
             metrics[f"validation_nll_{cell}_seed{seed}"] = nll_per_step(model, validation_rolls)
-            metrics[f"best_epoch_{cell}_seed{seed}"] = record.exported["epoch"]
-            curves[(cell, seed)] = (record.history["val_loss"], record.exported["epoch"])
-            records[(cell, seed)] = record
-            if seed == seeds[0]:
-                first_models[cell] = model  # the generated pieces: every cell's first seed
-            best = kept.get(cell)
-            if best is None or metrics[f"validation_nll_{cell}_seed{seed}"] < best[2]:
-                kept[cell] = (model, seed, metrics[f"validation_nll_{cell}_seed{seed}"])
+            metrics[f"best_epoch_{cell}_seed{seed}"] = records[cell, seed].exported["epoch"]
         metrics[f"parameters_{cell}"] = model.count_params()
     metrics = {**seed_summary(metrics, seeds), **metrics}  # the means first: the summary prints them first
     metrics["nll_marginal_baseline"] = marginal_nll(train_rolls, test_rolls)
     exported = min(CELLS, key=lambda cell: metrics[f"validation_nll_{cell}"])
-    exported_model, exported_seed, _ = kept[exported]
+    exported_seed = min(seeds, key=lambda seed: metrics[f"validation_nll_{exported}_seed{seed}"])
 
     # Every model continues the opening of the same held-out chorale, with the same seed.
     opening = test_rolls[0][: config.primer_steps]
     real = test_rolls[0][: config.primer_steps + config.generate_steps]
     rows = {f"held-out chorale {test_names[0]} (real)": real}
     for cell in CELLS:
-        generated = generator_function(first_models[cell])(opening, tf.constant(config.generate_steps),
-                                                           tf.constant(config.seed))["roll"].numpy()
+        generated = generator_function(models[cell, seeds[0]])(opening, tf.constant(config.generate_steps),
+                                                               tf.constant(config.seed))["roll"].numpy()
         piece = np.concatenate([opening, generated])
         rows[f"{cell} (seed {seeds[0]}): generated, test NLL {metrics[f'nll_{cell}_seed{seeds[0]}']:.2f}"] = piece
         chorales.roll_to_score(piece).write("midi", fp=os.path.join(run.workdir, f"generated_{cell}.mid"))
@@ -547,9 +543,9 @@ def train_and_evaluate(config, workdir):
                      f"{' (transposed to C major / C minor)' if config.keys == 'c' else ''}, then "
                      f"{config.generate_steps} sampled steps per model (sampling seed {config.seed})")
     draw_nll(os.path.join(run.workdir, "nll.png"), metrics, config, units, seeds)
-    draw_validation_curves(os.path.join(run.workdir, "validation_nll.png"), curves)
+    draw_validation_curves(os.path.join(run.workdir, "validation_nll.png"), records)
     print_comparison(metrics, units, seeds, (exported, exported_seed))
-    return run.finish(serving_bundle(exported_model), metrics, records[(exported, exported_seed)],
+    return run.finish(serving_bundle(models[exported, exported_seed]), metrics, records[exported, exported_seed],
                       f"music, {exported} seed {exported_seed} (exported): training", {"loss": "NLL per step (nats)"})
 
 
