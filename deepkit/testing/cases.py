@@ -182,6 +182,10 @@ def seq2seq_cases():
             make_model=seq2seq_model(
                 "luong", lambda: layers.PeepholeLSTM(UNITS, return_sequences=True, return_state=True),
                 lambda: layers.PeepholeLSTMCell(UNITS)),
+            # Under MirroredStrategy both seq2seq cases take one training path (Keras' train
+            # step with DecoderModel.compile's masked loss, the replicas' gradients summed);
+            # the attention and cells change only the forward pass each replica runs.
+            checks_run_by={"distributed": "seq2seq_bahdanau_brnn_gru"},
             **common,
         ),
     ]
@@ -218,7 +222,9 @@ def image_captioner_cases():
                   compile_model=compile_seq2seq)
     return [
         HarnessCase(id="image_captioner_show_and_tell", covers=["deepkit>ImageCaptioner"],
-                    make_model=image_captioner_model(None, "flatten", lambda: keras.layers.GRUCell(UNITS)), **common),
+                    make_model=image_captioner_model(None, "flatten", lambda: keras.layers.GRUCell(UNITS)),
+                    # The same DecoderModel training path as the attention case's, which runs it.
+                    checks_run_by={"distributed": "image_captioner_bahdanau_lstm"}, **common),
         HarnessCase(id="image_captioner_bahdanau_lstm", covers=["deepkit>ImageCaptioner"],
                     make_model=image_captioner_model("bahdanau", "average", lambda: keras.layers.LSTMCell(UNITS)),
                     **common),

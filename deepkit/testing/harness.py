@@ -30,7 +30,7 @@ import functools
 import json
 import os
 import textwrap
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import keras
 import numpy as np
@@ -74,6 +74,10 @@ class HarnessCase:
             ``model.export(path)``); ``serving_endpoint`` is what the other
             process calls.
         rtol, atol: Tolerances of the comparisons.
+        checks_run_by: ``{check: case id}`` for checks this case leaves to another case of
+            the same model class whose run of that check goes through the same code
+            (``tests/test_conformance.py`` runs neither the check here nor lets that
+            other case leave it off too).
     """
 
     id: str
@@ -90,6 +94,7 @@ class HarnessCase:
     serving_endpoint: str = "serve"
     rtol: float = 1e-5
     atol: float = 1e-5
+    checks_run_by: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 CHECKS = (
