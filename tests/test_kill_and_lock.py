@@ -1,7 +1,8 @@
 """Real `deepkit run` processes interrupted the hard ways, then run again: a second run on a
-busy workdir (in the test process) is refused naming the first, Ctrl-C prints one line and
+busy workdir is refused naming the first, Ctrl-C prints one line and
 exits 130, SIGKILL during training and a kill in the middle of the backup write both leave a
-workdir the same command resumes, and a stale lock of a dead run is taken over."""
+workdir the same command resumes, and a stale lock of a dead run is taken over. The runs that
+no signal interrupts (the refusal, the resumes) go through `deepkit.cli.main` in the test process."""
 
 import json
 import os
@@ -83,8 +84,10 @@ def test_busy_workdir_ctrl_c_and_sigkill_then_the_same_command_resumes(tmp_path,
     killed.wait()
     assert json.loads((tmp_path / "w" / ".lock").read_text())["pid"] == killed.pid
     done = epochs_logged(tmp_path)
-    final = subprocess.run(command(tmp_path, done + 1), capture_output=True, text=True, env=QUIET, cwd=tmp_path)
-    assert final.returncode == 0, final.stderr[-2000:]
+    # The rerun needs no process of its own (no kill follows): here, without a second
+    # Python + TensorFlow start.
+    status, err = run_in_this_process(tmp_path, done + 1, capsys)
+    assert status == 0, err[-2000:]
     record = json.loads((tmp_path / "w" / "metrics.json").read_text())
     assert record["training"]["epochs"] == done + 1 and record["training"]["epochs_this_run"] <= 2
     assert record["saved_model"] == str(tmp_path / "sm" / "forecast" / "1")
@@ -120,7 +123,7 @@ sys.exit(main(sys.argv[3:]))
 """
 
 
-def test_a_kill_during_the_backup_write_leaves_the_previous_backup_whole(tmp_path):
+def test_a_kill_during_the_backup_write_leaves_the_previous_backup_whole(tmp_path, capsys):
     script = tmp_path / "die.py"
     script.write_text(textwrap.dedent(DIE_DURING_BACKUP))
     # A fresh run backs up epoch 1 and dies writing epoch 2's; the rerun resumes at
@@ -133,8 +136,8 @@ def test_a_kill_during_the_backup_write_leaves_the_previous_backup_whole(tmp_pat
         assert metadata["epoch"] == 1  # epoch 2's backup never replaced epoch 1's
         if stage == "half":
             assert ".partial.weights.h5" in os.listdir(tmp_path / "w" / "backup")  # beside, not in place
-    again = subprocess.run(command(tmp_path, 3), capture_output=True, text=True, env=QUIET, cwd=tmp_path)
-    assert again.returncode == 0, again.stderr[-2000:]
+    status, err = run_in_this_process(tmp_path, 3, capsys)  # the resume is killed by nothing: in this process
+    assert status == 0, err[-2000:]
     record = json.loads((tmp_path / "w" / "metrics.json").read_text())
     assert record["training"] == {"epochs": 3, "epochs_this_run": 2}
 
