@@ -29,6 +29,7 @@ import dataclasses
 import functools
 import json
 import os
+import tempfile
 import textwrap
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -329,13 +330,15 @@ def serve_without_deepkit(saved_model_dir, inputs, endpoint="serve"):
 
     Returns the flattened outputs as a list of NumPy arrays.
     """
-    inputs_file = os.path.join(saved_model_dir + "_inputs.npz")
-    outputs_file = os.path.join(saved_model_dir + "_outputs.npz")
-    np.savez(inputs_file, *_flat(inputs))
-    run_without_deepkit(_SERVE, [saved_model_dir, inputs_file, endpoint, outputs_file],
-                        cwd=os.path.dirname(saved_model_dir) or ".")
-    data = np.load(outputs_file)
-    return [data[f"arr_{i}"] for i in range(len(data.files))]
+    # The arrays travel through a folder of their own: none is left beside the
+    # SavedModel, among the versions of an export folder.
+    with tempfile.TemporaryDirectory() as folder:
+        inputs_file, outputs_file = os.path.join(folder, "inputs.npz"), os.path.join(folder, "outputs.npz")
+        np.savez(inputs_file, *_flat(inputs))
+        run_without_deepkit(_SERVE, [os.path.abspath(saved_model_dir), inputs_file, endpoint, outputs_file],
+                            cwd=folder)
+        with np.load(outputs_file) as data:
+            return [data[f"arr_{i}"] for i in range(len(data.files))]
 
 
 def check_savedmodel(case, tmp_dir):
