@@ -2,8 +2,9 @@
 
 Generator: dense → reshape → two stride-2 transposed convolutions with batch
 normalisation (7x7 → 14x14 → 28x28 for MNIST, 2x2 → 4x4 → 8x8 for the 8x8
-digits); discriminator: two stride-2 convolutions with leaky ReLU and dropout →
-one logit. The hinge loss by default (`adversarial_loss`; "logistic" is the game of
+digits; `upsampling="nearest"`: nearest-neighbour upsampling, each followed by a 3x3
+convolution, in their place); discriminator: two stride-2 convolutions with leaky
+ReLU and dropout → one logit. The hinge loss by default (`adversarial_loss`; "logistic" is the game of
 Goodfellow et al., with one-sided label smoothing), Adam(`learning_rate`, β1=0.5),
 XLA-compiled steps. With `generator_ema` (the default), a moving average of the
 generator's weights (`deepkit.models.GAN`'s `generator_ema`) draws every sample, the
@@ -46,6 +47,8 @@ from deepkit.evaluation import judge_for_dataset
 from deepkit.models import GAN
 from deepkit.models.gan import ADVERSARIAL_LOSSES
 
+UPSAMPLINGS = ("transposed", "nearest")  # Config.upsampling
+
 NAME = "gan"
 TASK = "generative model (GAN)"
 
@@ -58,6 +61,7 @@ class Config(recipe.RecipeConfig):
     data: str = "mnist_5k"  # images with sides divisible by 4: mnist_5k (offline), digits (8x8, offline) or tfds:mnist
     latent_dim: int = 64  # size of the generator's noise vector z
     filters: int = 16  # convolution filters of the first discriminator layer (the rest scale from it)
+    upsampling: str = "transposed"  # the generator's 2x steps: "transposed" (4x4 stride-2 transposed convolutions) or "nearest" (nearest-neighbour upsampling + 3x3 convolution); the gan recipe's only, the can recipe's generators stay "transposed"
     adversarial_loss: str = "hinge"  # "hinge" (Lim & Ye 2017) or "logistic" (Goodfellow et al. 2014; the can recipe's)
     label_smoothing: float = 0.1  # one-sided label smoothing of the real targets, with adversarial_loss="logistic" only
     discriminator_steps: int = 1  # discriminator updates per generator update
@@ -72,6 +76,8 @@ class Config(recipe.RecipeConfig):
         if self.adversarial_loss not in ADVERSARIAL_LOSSES:
             raise ValueError(
                 f"adversarial_loss must be one of {ADVERSARIAL_LOSSES}, received {self.adversarial_loss!r}")
+        if self.upsampling not in UPSAMPLINGS:
+            raise ValueError(f"upsampling must be one of {UPSAMPLINGS}, received {self.upsampling!r}")
         if not 0.0 <= self.generator_ema < 1.0:
             raise ValueError(f"generator_ema must lie in [0, 1) (0: no average), received {self.generator_ema}")
 
@@ -87,12 +93,26 @@ def check_image_shape(config, image_shape):
         raise ValueError(f"the DCGAN needs image sides divisible by 4; {config.data!r} has {height}x{width} images")
 
 
-def build_generator(config, image_shape):
-    """z -> image: dense → reshape to a quarter of the image's sides → two stride-2
-    transposed convolutions with batch normalisation (the `can` recipe uses it too)."""
+def build_generator(config, image_shape, upsampling="transposed"):
+    """z -> image: dense → reshape to a quarter of the image's sides → two 2x
+    upsampling steps with batch normalisation between them (the `can` recipe uses it
+    too, with the default ``upsampling``).
+
+    ``upsampling``: ``"transposed"`` (4x4 stride-2 transposed convolutions, the DCGAN's)
+    or ``"nearest"`` (nearest-neighbour upsampling, then a 3x3 convolution: every
+    output pixel gets the same number of kernel taps, which avoids the checkerboard
+    pattern transposed convolutions can leave; Odena, Dumoulin & Olah 2016)."""
     check_image_shape(config, image_shape)
+    if upsampling not in UPSAMPLINGS:
+        raise ValueError(f"build_generator: upsampling must be one of {UPSAMPLINGS}, received {upsampling!r}")
     f = config.filters
     height, width, channels = image_shape
+
+    def upsample(filters, **options):
+        if upsampling == "transposed":
+            return [keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", **options)]
+        return [keras.layers.UpSampling2D(2, interpolation="nearest"), keras.layers.Conv2D(filters, 3, padding="same", **options)]
+
     return keras.Sequential(
         [
             keras.Input((config.latent_dim,)),
@@ -100,10 +120,10 @@ def build_generator(config, image_shape):
             keras.layers.BatchNormalization(),
             keras.layers.LeakyReLU(0.2),
             keras.layers.Reshape((height // 4, width // 4, 4 * f)),
-            keras.layers.Conv2DTranspose(2 * f, 4, strides=2, padding="same", use_bias=False),
+            *upsample(2 * f, use_bias=False),
             keras.layers.BatchNormalization(),
             keras.layers.LeakyReLU(0.2),
-            keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="sigmoid"),
+            *upsample(channels, activation="sigmoid"),
         ],
         name="generator",
     )
@@ -132,7 +152,7 @@ def adam(config):
 def build(config, image_shape):
     hinge = config.adversarial_loss == "hinge"  # its margin takes the place of label smoothing
     gan = GAN(
-        build_generator(config, image_shape), build_discriminator(config, image_shape),
+        build_generator(config, image_shape, config.upsampling), build_discriminator(config, image_shape),
         latent_dim=config.latent_dim, adversarial_loss=config.adversarial_loss,
         label_smoothing=0.0 if hinge else config.label_smoothing,
         discriminator_steps=config.discriminator_steps, generator_ema=config.generator_ema or None, seed=config.seed,

@@ -83,3 +83,22 @@ def test_can_recipe_plays_the_logistic_game_in_both_models_and_refuses_another()
     assert all(model.adversarial_loss == "logistic" for model in can.build(can.smoke(), (8, 8, 1), 10))
     with pytest.raises(ValueError, match=r"adversarial_loss must be 'logistic' in the can recipe.*received 'hinge'"):
         can.Config(adversarial_loss="hinge")
+
+
+def test_gan_recipe_upsamples_with_transposed_convolutions_or_nearest_neighbours_and_can_keeps_transposed():
+    from deepkit.recipes import can
+
+    gan_recipe = load_recipe("gan")
+    config = gan_recipe.Config(**{**vars(gan_recipe.smoke()), "upsampling": "nearest"})
+    nearest = gan_recipe.build(config, (8, 8, 1)).generator
+    transposed = gan_recipe.build(gan_recipe.smoke(), (8, 8, 1)).generator
+    kinds = lambda model: [type(layer).__name__ for layer in model.layers]  # noqa: E731
+    assert kinds(nearest).count("UpSampling2D") == 2 and "Conv2DTranspose" not in kinds(nearest)
+    assert kinds(transposed).count("Conv2DTranspose") == 2 and "UpSampling2D" not in kinds(transposed)
+    z = np.random.default_rng(0).normal(size=(3, config.latent_dim)).astype("float32")
+    images = nearest(z).numpy()
+    assert images.shape == (3, 8, 8, 1) and images.min() >= 0.0 and images.max() <= 1.0  # sigmoid pixels
+    can_models = can.build(can.Config(**{**vars(can.smoke()), "upsampling": "nearest"}), (8, 8, 1), 10)
+    assert all("UpSampling2D" not in kinds(model.generator) for model in can_models)
+    with pytest.raises(ValueError, match=r"upsampling must be one of \('transposed', 'nearest'\), received 'bilinear'"):
+        gan_recipe.Config(upsampling="bilinear")
