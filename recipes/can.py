@@ -65,6 +65,10 @@ class Config(dcgan.Config):
             raise ValueError(
                 "adversarial_loss must be 'logistic' in the can recipe (the CAN's losses are logistic and its GAN "
                 f"plays the same game), received {self.adversarial_loss!r}")
+        if self.upsampling != "transposed":
+            raise ValueError(
+                "upsampling must be 'transposed' in the can recipe (its generators are the DCGAN's), "
+                f"received {self.upsampling!r}")
 
 
 def smoke():
