@@ -169,7 +169,6 @@ def train_and_evaluate(config, workdir):
     baseline.fit(baseline_train, validation_data=validation, epochs=config.baseline_epochs, callbacks=[stop],
                  shuffle=False, verbose=0)  # the pipeline shuffles
     _, baseline_accuracy = baseline.evaluate(test, verbose=0)
-    model_right = (classifier.predict(test, verbose=0)[:, 0] > 0.5) == (test_labels == 1)  # Keras' accuracy threshold
     baseline_right = (baseline.predict(test, verbose=0)[:, 0] > 0.5) == (test_labels == 1)  # Keras' accuracy threshold
 
     # The served model takes raw strings: vectorizer + classifier in one graph.
@@ -182,6 +181,7 @@ def train_and_evaluate(config, workdir):
     for text, score in zip(examples, scores):
         print(f"P(positive | {text!r}) = {score:.2f}")
     test_scores = serving_model.predict(tf.constant(test_texts.astype(str)), verbose=0)[:, 0]
+    model_right = (test_scores > 0.5) == (test_labels == 1)  # Keras' accuracy threshold
     plots.histograms(
         os.path.join(workdir, "test_scores.png"),
         f"{config.data}: P(positive) of the test texts (accuracy {accuracy:.0%}, bag of words {baseline_accuracy:.0%})",
