@@ -70,7 +70,9 @@ def read_json_file(path, what, workdir):
 def check_workdir(config, workdir):
     """ValueError if ``workdir`` holds a run whose config differs from ``config`` in a field
     that changes what is trained (all but ``epochs``, ``export_dir`` and the fields a
-    recipe lists in ``Config.AFTER_TRAINING``): resuming it would mix two runs.
+    recipe lists in ``Config.AFTER_TRAINING``): resuming it would mix two runs. A field
+    the run recorded that the recipe's config no longer has is not compared (the code
+    that read it is gone); a field added since then compares as its default.
 
     Raises:
         WorkdirError: as above, or ``config.json`` is damaged.
@@ -79,9 +81,10 @@ def check_workdir(config, workdir):
     if not os.path.exists(path):
         return
     previous = read_json_file(path, "run config", workdir)
-    previous = {**config_json(type(config)()), **previous}  # a field added since then: its default
-    free = RESUMABLE_CHANGES + tuple(type(config).AFTER_TRAINING)
     current = config_json(config)
+    previous = {**config_json(type(config)()), **previous}  # a field added since then: its default
+    previous = {key: value for key, value in previous.items() if key in current}  # a field removed since then
+    free = RESUMABLE_CHANGES + tuple(type(config).AFTER_TRAINING)
     changed = [
         f"{key}: {previous.get(key)!r} -> {current.get(key)!r}"
         for key in sorted(set(previous) | set(current))

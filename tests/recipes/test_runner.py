@@ -85,6 +85,11 @@ def test_a_workdir_refuses_a_config_that_trains_something_else(tmp_path):
     recipe.check_workdir(forecast.Config(), str(tmp_path))
     with pytest.raises(ValueError, match="residual: False -> True"):
         recipe.check_workdir(forecast.Config(residual=True), str(tmp_path))
+    # A run recorded with a field the recipe has dropped since resumes; the others still count.
+    (tmp_path / "config.json").write_text(json.dumps({**dataclasses.asdict(forecast.Config()), "dropped": 3}))
+    recipe.check_workdir(forecast.Config(), str(tmp_path))
+    with pytest.raises(ValueError, match=r"another config \(units: 32 -> 5\)"):
+        recipe.check_workdir(forecast.Config(units=5), str(tmp_path))
 
 
 def test_overrides_convert_to_the_field_types():
