@@ -128,6 +128,9 @@ class GAN(SavesSeedState, TrackedModel):
     """
 
     tracked_losses = ("d_loss", "g_loss")
+    # A subclass whose own discriminator_losses / generator_losses compute the game
+    # through adversarial_d_loss / adversarial_g_loss sets this, and takes the hinge loss too.
+    losses_follow_adversarial_loss = False
 
     def __init__(
         self,
@@ -180,7 +183,7 @@ class GAN(SavesSeedState, TrackedModel):
             return
         own_losses = [name for name in ("discriminator_losses", "generator_losses")
                       if getattr(type(self), name) is not getattr(GAN, name)]
-        if own_losses:
+        if own_losses and not self.losses_follow_adversarial_loss:
             raise ValueError(
                 f"{owner}: computes its own adversarial losses ({', '.join(own_losses)}), with the logistic loss; "
                 f"adversarial_loss must be 'logistic'. Received: adversarial_loss={adversarial_loss!r}"
@@ -282,23 +285,29 @@ class GAN(SavesSeedState, TrackedModel):
     def discriminator_losses(self, real, labels, training):
         """``{"d_loss": ...}`` on one real batch and a fresh fake batch."""
         fake = self.generator(self.sample_latent(ops.shape(real)[0]), training=training)
-        real_logits = self.real_fake_logits(real, training)
-        fake_logits = self.real_fake_logits(fake, training)
+        return {"d_loss": self.adversarial_d_loss(self.real_fake_logits(real, training),
+                                                   self.real_fake_logits(fake, training))}
+
+    def adversarial_d_loss(self, real_logits, fake_logits):
+        """The discriminator's mean loss of ``adversarial_loss``'s game, on ``(batch, 1)`` logits."""
         if self.adversarial_loss == "hinge":
             loss = hinge_discriminator_loss(real_logits, fake_logits)
         else:
             loss = discriminator_loss(real_logits, fake_logits, self.label_smoothing)
-        return {"d_loss": ops.mean(ops.cast(loss, "float32"))}
+        return ops.mean(ops.cast(loss, "float32"))
 
-    def generator_losses(self, batch_size, training):
-        """``{"g_loss": ...}`` on a fresh fake batch."""
-        fake = self.generator(self.sample_latent(batch_size), training=training)
-        fake_logits = self.real_fake_logits(fake, training)
+    def adversarial_g_loss(self, fake_logits):
+        """The generator's mean loss of ``adversarial_loss``'s game, on ``(batch, 1)`` logits."""
         if self.adversarial_loss == "hinge":
             loss = hinge_generator_loss(fake_logits)
         else:
             loss = generator_loss(fake_logits, self.generator_loss)
-        return {"g_loss": ops.mean(ops.cast(loss, "float32"))}
+        return ops.mean(ops.cast(loss, "float32"))
+
+    def generator_losses(self, batch_size, training):
+        """``{"g_loss": ...}`` on a fresh fake batch."""
+        fake = self.generator(self.sample_latent(batch_size), training=training)
+        return {"g_loss": self.adversarial_g_loss(self.real_fake_logits(fake, training))}
 
     def split_batch(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -87,6 +87,23 @@ def labelled_samples(rng):
     return samples(rng), np.arange(BATCH) % STYLES
 
 
+def make_conditional_gan():
+    # Projection discriminator: logit = w·φ(x) + b + e_y·φ(x).
+    z, y = keras.Input((LATENT,)), keras.Input((), dtype="int32")
+    h = keras.layers.Concatenate()([z, keras.layers.Embedding(STYLES, LATENT)(y)])
+    generator = keras.Model([z, y], keras.layers.Dense(FEATURES, activation="sigmoid")(h))
+    x, y = keras.Input((FEATURES,)), keras.Input((), dtype="int32")
+    h = keras.layers.Dense(5, activation="tanh")(x)
+    projection = keras.layers.Dot(axes=1)([keras.layers.Embedding(STYLES, 5)(y), h])
+    discriminator = keras.Model([x, y], keras.layers.Add()([keras.layers.Dense(1)(h), projection]))
+    return models.ConditionalGAN(generator, discriminator, latent_dim=LATENT, num_classes=STYLES,
+                                 adversarial_loss="hinge", generator_ema=0.9, seed=0)
+
+
+def latents_and_labels(rng):
+    return [latents(rng), (np.arange(BATCH) % STYLES).astype("int32")]
+
+
 WORDS = ("the", "cat", "sat", "on", "a", "mat", "and", "dog")
 
 
@@ -154,6 +171,16 @@ def generative_cases_of_one_configuration():
             covers=["deepkit>CAN", "deepkit>style_ambiguity_loss"],
             make_model=make_can,
             make_inputs=latents,
+            make_train_data=labelled_samples,
+            compile_model=compile_adversarial,
+            targets=None,
+            deterministic_training=False,
+        ),
+        HarnessCase(
+            id="conditional_gan",
+            covers=["deepkit>ConditionalGAN"],
+            make_model=make_conditional_gan,
+            make_inputs=latents_and_labels,
             make_train_data=labelled_samples,
             compile_model=compile_adversarial,
             targets=None,
