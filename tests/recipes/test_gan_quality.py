@@ -5,6 +5,7 @@ reach metrics.json, within their ranges: METRIC_RANGES there.)"""
 
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -18,7 +19,7 @@ def test_sample_metrics_judge_fresh_samples_and_the_discriminator():
     digits = data.split_arrays("digits", "train")
     images = digits["image"][:200].astype("float32") / 255.0
     judge = train_digit_judge(images[:100], digits["label"][:100].astype("int64"), epochs=1)
-    gan = gan_recipe.build(gan_recipe.smoke(), images.shape[1:])
+    gan = gan_recipe.build(unconditional(gan_recipe), images.shape[1:])
     fake = gan.generate(64, 1).numpy()
     metrics = gan_recipe.sample_metrics(gan, fake, judge, images[100:])
     assert sorted(metrics) == ["class_coverage_min", "confident_fraction", "d_accuracy_on_held_out",
@@ -30,6 +31,61 @@ def test_sample_metrics_judge_fresh_samples_and_the_discriminator():
     assert judge.measure(images[:100], images[100:])["frechet_distance"] < metrics["frechet_distance"]
     expected = np.sqrt(np.mean((fake.mean(0) - images[100:].mean(0)) ** 2))
     assert metrics["mean_image_distance"] == pytest.approx(expected, rel=1e-5)
+
+
+def unconditional(gan_recipe):
+    return gan_recipe.Config(**{**vars(gan_recipe.smoke()), "conditional": False})
+
+
+def test_conditional_sample_metrics_add_the_share_read_as_the_digit_asked_for():
+    gan_recipe = load_recipe("gan")
+    digits = data.split_arrays("digits", "train")
+    images, labels = digits["image"][:200].astype("float32") / 255.0, digits["label"][:200].astype("int32")
+    judge = train_digit_judge(images[:100], labels[:100].astype("int64"), epochs=1)
+    gan = gan_recipe.build(gan_recipe.smoke(), images.shape[1:], num_classes=10)
+    fake, fake_labels = gan.generate(60, 1).numpy(), gan.balanced_labels(60).numpy()
+    metrics = gan_recipe.sample_metrics(gan, fake, judge, images[100:], fake_labels, labels[100:])
+    _, probabilities = judge.features_and_probabilities(fake)
+    assert metrics["label_agreement"] == pytest.approx(np.mean(probabilities.argmax(1) == np.arange(60) % 10))
+    # The discriminator judged each image with its own label: a wrong label changes its accuracy's inputs.
+    expected = gan_recipe.real_fake_accuracy(gan.discriminator, images[100:], fake, labels[100:], fake_labels)
+    assert metrics["d_accuracy_on_held_out"] == expected
+
+
+def test_gan_recipe_is_conditional_by_default_and_unconditional_as_before_on_request():
+    from deepkit.models import GAN, ConditionalGAN
+
+    gan_recipe = load_recipe("gan")
+    conditional = gan_recipe.build(gan_recipe.smoke(), (8, 8, 1), num_classes=10)
+    assert isinstance(conditional, ConditionalGAN) and conditional.num_classes == 10
+    assert conditional.discriminator.get_layer("label_projection").get_weights()[0].shape == (10, 2 * 4 * 2 * 2)
+    plain = gan_recipe.build(unconditional(gan_recipe), (8, 8, 1))
+    assert type(plain) is GAN and len(plain.generator.inputs) == 1 == len(plain.discriminator.inputs)
+    # The unconditional networks are the ones the recipe built before the conditional option, weight for weight.
+    config = unconditional(gan_recipe)
+    keras.utils.set_random_seed(0)
+    before = [gan_recipe.build_generator(config, (8, 8, 1)), gan_recipe.build_discriminator(config, (8, 8, 1))]
+    keras.utils.set_random_seed(0)
+    plain = gan_recipe.build(config, (8, 8, 1))
+    for network, rebuilt in zip(before, (plain.generator, plain.discriminator)):
+        assert [w.shape for w in network.get_weights()] == [w.shape for w in rebuilt.get_weights()]
+        for a, b in zip(network.get_weights(), rebuilt.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"num_styles \(a CAN\) or num_classes \(a conditional GAN\), not both"):
+        gan_recipe.build_discriminator(config, (8, 8, 1), num_styles=3, num_classes=10)
+
+
+def test_conditional_sample_grid_draws_a_row_per_digit_and_keeps_one_of_each(tmp_path):
+    gan_recipe = load_recipe("gan")
+    gan = gan_recipe.build(gan_recipe.smoke(), (8, 8, 1), num_classes=10)
+    latents = np.random.default_rng(0).normal(size=(8, gan.latent_dim)).astype("float32")
+    grid = gan_recipe.SampleGrid(latents, str(tmp_path), "conditional GAN", num_classes=10)
+    grid.set_model(gan)
+    grid.on_epoch_end(0)
+    (row,) = grid.rows().values()
+    expected = gan.predict([latents[np.arange(10) % 8], np.arange(10, dtype="int32")], verbose=0)
+    np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-6)
+    assert (tmp_path / "samples_epoch_001.png").stat().st_size > 0
 
 
 def test_can_and_gan_start_from_the_same_generator():
@@ -89,9 +145,9 @@ def test_gan_recipe_upsamples_with_transposed_convolutions_or_nearest_neighbours
     from deepkit.recipes import can
 
     gan_recipe = load_recipe("gan")
-    config = gan_recipe.Config(**{**vars(gan_recipe.smoke()), "upsampling": "nearest"})
+    config = gan_recipe.Config(**{**vars(unconditional(gan_recipe)), "upsampling": "nearest"})
     nearest = gan_recipe.build(config, (8, 8, 1)).generator
-    transposed = gan_recipe.build(gan_recipe.smoke(), (8, 8, 1)).generator
+    transposed = gan_recipe.build(unconditional(gan_recipe), (8, 8, 1)).generator
     kinds = lambda model: [type(layer).__name__ for layer in model.layers]  # noqa: E731
     assert kinds(nearest).count("UpSampling2D") == 2 and "Conv2DTranspose" not in kinds(nearest)
     assert kinds(transposed).count("Conv2DTranspose") == 2 and "UpSampling2D" not in kinds(transposed)

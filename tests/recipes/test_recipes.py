@@ -49,7 +49,7 @@ UNTRAINED = {"style_transfer"}
 SAMPLE_QUALITY = {"confident_fraction": (0.0, 1.0), "class_coverage_min": (0.0, 0.1),
                   "frechet_distance": (0.0, np.inf), "judge_test_accuracy": (0.0, 1.0)}
 METRIC_RANGES = {
-    "gan": SAMPLE_QUALITY,
+    "gan": {**SAMPLE_QUALITY, "label_agreement": (0.0, 1.0)},  # label_agreement: the conditional default's
     "vae": SAMPLE_QUALITY,
     "sentiment": {"mcnemar_p_value": (0.0, 1.0), "gain_over_bag_of_words": (-1.0, 1.0)},
     "can": {"max_entropy": (np.log(10), np.log(10)), "style_entropy_can": (0.0, np.log(10)),
