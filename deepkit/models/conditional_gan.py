@@ -191,13 +191,14 @@ class ConditionalGAN(GAN):
         return self.generate(tf.shape(labels)[0], seed, labels)
 
     def serving_endpoints(self):
-        scalar = tf.TensorSpec((), tf.int32)
-        labels = tf.TensorSpec((None,), tf.int32)
+        # Named specs: the SignatureDefs' input names, which clients feed by name.
+        labels, seed = tf.TensorSpec((None,), tf.int32, name="labels"), tf.TensorSpec((), tf.int32, name="seed")
         return {
-            "serve": (lambda z, y: self.sampler([z, y], training=False),
-                      [tf.TensorSpec((None, self.latent_dim), tf.float32), labels]),
-            "generate": (self.generate, [scalar, scalar]),
-            "generate_labels": (self.generate_labels, [labels, scalar]),
+            "serve": (lambda z, labels: self.sampler([z, labels], training=False),
+                      [tf.TensorSpec((None, self.latent_dim), tf.float32, name="z"), labels]),
+            "generate": (lambda num_samples, seed: self.generate(num_samples, seed),
+                         [tf.TensorSpec((), tf.int32, name="num_samples"), seed]),
+            "generate_labels": (self.generate_labels, [labels, seed]),
         }
 
     # === Config ===
