@@ -13,14 +13,15 @@ Checks:
     weights: trainable weight shapes after build equal the case's expectation.
     symbolic_and_eager: a Functional (symbolic) build and an eager call agree.
     fit_step: one ``fit`` step runs, the loss is finite and the weights move.
-    jit: a ``jit_compile=True`` train step and predict equal the eager ones.
+    jit: a ``jit_compile=True`` train step and predict equal the eager ones (the
+        reference runs eagerly, ``run_eagerly=True``).
     mixed_float16, mixed_bfloat16: predict and one train step are finite.
     keras_file: ``.keras`` save/load gives identical outputs.
     savedmodel: ``model.export()`` loads and runs, with identical outputs, in a
         separate Python process that cannot import deepkit (one kept running per test
         process: :mod:`deepkit.testing.without_deepkit`).
     distributed: one train step under ``tf.distribute.MirroredStrategy`` over two
-        devices moves the weights exactly as the same step on one device. The
+        devices moves the weights exactly as the same step run eagerly on one device. The
         test-suite splits the CPU into two logical devices (``tests/conftest.py``);
         where fewer than two devices exist the check raises ``RuntimeError``.
 """
@@ -172,6 +173,14 @@ def _compile(case, model, jit_compile=False):
         model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse", jit_compile=jit_compile)
 
 
+def _compile_reference(case, model):
+    """Compiles the model whose step the ``jit`` and ``distributed`` checks compare against,
+    to run eagerly: the fit_step check already runs the traced step, and tracing the
+    reference as well would double the tracing these checks do."""
+    _compile(case, model)
+    model.run_eagerly = True
+
+
 def _targets(case, model, inputs):
     if case.targets is None:
         return None
@@ -260,7 +269,7 @@ def check_jit(case, tmp_dir):
     eager_model, inputs = _fresh_model(case)
     jit_model, _ = _fresh_model(case)
     jit_model.set_weights(eager_model.get_weights())
-    _compile(case, eager_model, jit_compile=False)
+    _compile_reference(case, eager_model)
     _compile(case, jit_model, jit_compile=True)
     tolerance = dataclasses.replace(case, rtol=max(case.rtol, 1e-4), atol=max(case.atol, 1e-5))
     if case.predict is None:
@@ -371,7 +380,7 @@ def _mirrored_strategy():
 def check_distributed(case, tmp_dir):
     single_model, inputs = _fresh_model(case)
     initial_weights = single_model.get_weights()
-    _compile(case, single_model)
+    _compile_reference(case, single_model)
     keras.utils.set_random_seed(1)
     _train_step(case, single_model, inputs)
 
