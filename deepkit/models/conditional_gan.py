@@ -57,7 +57,8 @@ class ConditionalGAN(GAN):
             not integers of shape ``(batch,)`` (``fit``, ``generate``); labels out of
             ``[0, num_classes)`` (``fit`` on arrays, before training; on a
             ``tf.data`` dataset, a check in its input pipeline stops ``fit`` with an
-            ``InvalidArgumentError`` naming the range, XLA or not).
+            ``InvalidArgumentError`` naming the range, XLA or not; batches of Python
+            generators get that check in the train step, which XLA drops).
 
     Example:
 
@@ -134,10 +135,10 @@ class ConditionalGAN(GAN):
                 reject_sample_weight("ConditionalGAN", spec[2])
             self.check_label_spec(spec[1].dtype, spec[1].shape)
             x = x.map(lambda samples, labels: (samples, self.labels_in_range(labels)))
-        elif y is None and not isinstance(x, keras.utils.PyDataset):
-            raise ValueError("ConditionalGAN: training data must be (samples, labels). Received: samples only")
         elif y is not None:
             self.check_labels(y)
+        elif isinstance(x, (np.ndarray, tf.Tensor)):  # generators and PyDatasets are checked batch by batch
+            raise ValueError("ConditionalGAN: training data must be (samples, labels). Received: samples only")
         return super().fit(x, y, *args, **kwargs)
 
     def split_batch(self, data):
@@ -145,7 +146,7 @@ class ConditionalGAN(GAN):
         if labels is None:
             raise ValueError("ConditionalGAN: training data must be (samples, labels). Received: samples only")
         self.check_label_spec(labels.dtype, labels.shape)  # once, when the step is traced
-        return samples, ops.cast(labels, "int32")
+        return samples, self.labels_in_range(labels)  # without XLA, also checks generators' batches
 
     def sample_labels(self, batch_size):
         """``(batch_size,)`` int32 labels drawn uniformly from ``[0, num_classes)``."""

@@ -112,6 +112,18 @@ def test_a_dataset_label_out_of_range_stops_fit_naming_the_range(jit_compile):
         gan.fit(dataset, epochs=1, verbose=0)
 
 
+def test_a_generator_batch_without_labels_or_out_of_range_stops_fit():
+    def batches(labels):
+        x, _ = labelled(4)
+        for batch_labels in ([0, 1, 2, 3], labels):
+            yield (x,) if labels is None else (x, np.array(batch_labels))
+
+    with pytest.raises(ValueError, match=r"training data must be \(samples, labels\). Received: samples only"):
+        make_gan().fit(batches(None), epochs=1, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"labels must be class indices in \[0, 4\)"):
+        make_gan().fit(batches([0, 1, 9, 3]), epochs=1, verbose=0)
+
+
 def test_networks_need_a_label_input():
     generator = keras.Sequential([keras.Input((LATENT,)), keras.layers.Dense(FEATURES)])
     with pytest.raises(ValueError, match=r"the generator must take two inputs, \[z, labels\]. Received: a generator with 1 input"):
