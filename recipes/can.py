@@ -35,6 +35,7 @@ import dataclasses
 import math
 import os
 import sys
+from typing import ClassVar
 
 import keras
 import matplotlib.pyplot as plt
@@ -50,25 +51,32 @@ TASK = "generative model (CAN vs GAN)"
 
 
 @dataclasses.dataclass
-class Config(dcgan.Config):
-    """The `gan` recipe's fields (both models get the same networks and budget), and the CAN's own."""
+class Config(recipe.RecipeConfig):
+    """The CAN's fields and those of the DCGAN networks it shares with the `gan` recipe.
+
+    Its own class, not the `gan` recipe's: a default or an option of that recipe
+    (its loss, its upsampling, its batch size) does not reach this one.
+    """
+
+    DATA_KINDS: ClassVar = ("images",)  # what --data may name
+    AFTER_TRAINING: ClassVar = ("quality_samples",)  # evaluation only: may change when resuming
 
     data: str = "mnist_5k"  # labelled images with sides divisible by 4: mnist_5k (offline), digits (8x8) or tfds:mnist
+    latent_dim: int = 64  # size of the generators' noise vector z
+    filters: int = 16  # convolution filters of the first discriminator layer (the rest scale from it)
     ambiguity_weight: float = 1.0  # weight of the CAN generator's style-ambiguity loss
-    generator_ema: float = 0.0  # both models' moving average of the generator's weights (0: none, the measured setting)
+    label_smoothing: float = 0.1  # one-sided label smoothing of the real targets of both models' logistic game
+    discriminator_steps: int = 1  # discriminator updates per generator update
     epochs: int = 20  # training epochs of each model
-    adversarial_loss: str = "logistic"  # the CAN's game is logistic (Elgammal et al. 2017), so is its GAN's: the only value
+    batch_size: int = 32  # images per batch
+    learning_rate: float = 1e-3  # Adam step size of all four networks (β1 = 0.5)
+    generator_ema: float = 0.0  # both models' moving average of the generator's weights (0: none, the measured setting)
+    judge_epochs: int = 10  # training epochs of the digit classifier that measures style ambiguity
+    quality_samples: int = 1000  # fresh samples of each model the digit classifier judges
 
     def __post_init__(self):
-        super().__post_init__()
-        if self.adversarial_loss != "logistic":
-            raise ValueError(
-                "adversarial_loss must be 'logistic' in the can recipe (the CAN's losses are logistic and its GAN "
-                f"plays the same game), received {self.adversarial_loss!r}")
-        if self.upsampling != "transposed":
-            raise ValueError(
-                "upsampling must be 'transposed' in the can recipe (its generators are the DCGAN's), "
-                f"received {self.upsampling!r}")
+        if not 0.0 <= self.generator_ema < 1.0:
+            raise ValueError(f"generator_ema must lie in [0, 1) (0: no average), received {self.generator_ema}")
 
 
 def smoke():
