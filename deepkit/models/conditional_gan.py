@@ -58,7 +58,9 @@ class ConditionalGAN(GAN):
             ``[0, num_classes)`` (``fit`` on arrays, before training; on a
             ``tf.data`` dataset, a check in its input pipeline stops ``fit`` with an
             ``InvalidArgumentError`` naming the range, XLA or not; batches of Python
-            generators get that check in the train step, which XLA drops).
+            generators get that check in the train step, which XLA drops). The
+            exported ``serve`` and ``generate_labels`` endpoints fail with an
+            ``InvalidArgumentError`` naming the range on a label outside it.
 
     Example:
 
@@ -195,11 +197,14 @@ class ConditionalGAN(GAN):
         # Named specs: the SignatureDefs' input names, which clients feed by name.
         labels, seed = tf.TensorSpec((None,), tf.int32, name="labels"), tf.TensorSpec((), tf.int32, name="seed")
         return {
-            "serve": (lambda z, labels: self.sampler([z, labels], training=False),
+            # The range check runs in the served graph: an embedding lookup out of range
+            # fails on the CPU but reads zeros on a GPU, a silently wrong sample.
+            "serve": (lambda z, labels: self.sampler([z, self.labels_in_range(labels)], training=False),
                       [tf.TensorSpec((None, self.latent_dim), tf.float32, name="z"), labels]),
             "generate": (lambda num_samples, seed: self.generate(num_samples, seed),
                          [tf.TensorSpec((), tf.int32, name="num_samples"), seed]),
-            "generate_labels": (self.generate_labels, [labels, seed]),
+            "generate_labels": (lambda labels, seed: self.generate_labels(self.labels_in_range(labels), seed),
+                                [labels, seed]),
         }
 
     # === Config ===

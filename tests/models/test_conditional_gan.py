@@ -189,3 +189,8 @@ def test_endpoints_serve_without_deepkit(tmp_path):
     np.testing.assert_allclose(served, gan.generate(6, 2), rtol=1e-5, atol=1e-6)
     served = serve_without_deepkit(path, [labels, np.int32(2)], "generate_labels")[0]
     np.testing.assert_allclose(served, gan.generate(3, 2, labels), rtol=1e-5, atol=1e-6)
+    loaded = tf.saved_model.load(path)  # a label out of range fails in the served graph, on any device
+    for call in (lambda: loaded.serve(z, np.array([0, CLASSES, 1], "int32")),
+                 lambda: loaded.generate_labels(np.array([-1], "int32"), np.int32(0))):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=rf"labels must be class indices in \[0, {CLASSES}\)"):
+            call()
