@@ -6,7 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from deepkit.losses.adversarial import discriminator_loss, generator_loss, style_ambiguity_loss
-from deepkit.models.gan import GAN, reject_sample_weight
+from deepkit.models.gan import GAN, checked_class_labels, reject_sample_weight
 from deepkit.models.tracked_model import describe_structure
 from deepkit.registry import register
 from deepkit.validation import check_int, check_non_negative
@@ -133,12 +133,7 @@ class CAN(GAN):
         """``labels`` after a run-time check of their range (a no-op under XLA, which
         drops such checks; ``fit`` checks arrays and datasets before they get here)."""
         message = f"CAN: style labels must be integer class indices in [0, {self.num_styles}). Received a label outside it"
-        checks = [
-            tf.debugging.assert_non_negative(labels, message=message),
-            tf.debugging.assert_less(labels, tf.cast(self.num_styles, labels.dtype), message=message),
-        ]
-        with tf.control_dependencies(checks):
-            return tf.identity(labels)
+        return checked_class_labels(labels, self.num_styles, message)
 
     def discriminator_losses(self, real, labels, training):
         fake = self.generator(self.sample_latent(ops.shape(real)[0]), training=training)

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from deepkit.models.gan import GAN, reject_sample_weight
+from deepkit.models.gan import GAN, checked_class_labels, reject_sample_weight
 from deepkit.registry import register
 from deepkit.validation import check_int
 
@@ -121,11 +121,8 @@ class ConditionalGAN(GAN):
     def labels_in_range(self, labels):
         """``labels`` as int32, after a run-time check of their range (in the input
         pipeline: XLA drops such checks inside a compiled step)."""
-        labels = tf.cast(labels, tf.int32)
         message = f"ConditionalGAN: labels must be class indices in [0, {self.num_classes}); a batch holds one outside"
-        inside = tf.reduce_all((labels >= 0) & (labels < self.num_classes))
-        with tf.control_dependencies([tf.debugging.Assert(inside, [message, labels])]):
-            return tf.identity(labels)
+        return checked_class_labels(tf.cast(labels, tf.int32), self.num_classes, message)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.fit`` on ``(samples, labels)``, the labels checked first (see the class docstring)."""

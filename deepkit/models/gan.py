@@ -64,6 +64,18 @@ def reject_sample_weight(owner, sample_weight):
         )
 
 
+def checked_class_labels(labels, num_classes, message):
+    """``labels`` after a run-time check that each lies in ``[0, num_classes)``, which
+    fails with an ``InvalidArgumentError`` carrying ``message``. In a ``tf.data``
+    pipeline or a served graph the check always runs; XLA drops it inside a compiled step."""
+    checks = [
+        tf.debugging.assert_non_negative(labels, message=message),
+        tf.debugging.assert_less(labels, tf.cast(num_classes, labels.dtype), message=message),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(labels)
+
+
 @register
 class GAN(SavesSeedState, TrackedModel):
     """A generator and a discriminator trained against each other, inside ``fit``.
