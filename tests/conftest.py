@@ -1,8 +1,13 @@
-"""pytest set-up: quiet TensorFlow, and `--run-slow` for the tests marked slow."""
+"""pytest set-up: quiet, single-threaded TensorFlow, and `--run-slow` for the tests marked slow."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# One TensorFlow thread per pool in each test process: pytest-xdist already runs one
+# process per core, and the suite's tiny ops lose more to two processes' thread pools
+# contending for the cores than they gain from intra-op parallelism.
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
