@@ -155,14 +155,22 @@ print(json.dumps({
 """
 
 
-def test_export_serves_strings_to_strings_without_deepkit(tmp_path):
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A model and its SavedModel, written once: the export traces every endpoint's search,
+    the slowest step of the tests that serve it."""
+    model = make_model("luong", scale=3.0)
+    path = str(tmp_path_factory.mktemp("seq2seq") / "seq2seq")
+    model.export(path, verbose=False)
+    return model, path
+
+
+def test_export_serves_strings_to_strings_without_deepkit(exported, tmp_path):
     import json
 
     from deepkit.testing import run_without_deepkit
 
-    model = make_model("luong", scale=3.0)
-    path = str(tmp_path / "seq2seq")
-    model.export(path, verbose=False)
+    model, path = exported
     texts = ["abcd", "dcba", "a"]
     printed = run_without_deepkit(SERVE_STRINGS, [path, json.dumps(texts)], cwd=str(tmp_path))
     served = json.loads(printed.strip().splitlines()[-1])
@@ -172,7 +180,7 @@ def test_export_serves_strings_to_strings_without_deepkit(tmp_path):
     assert [row[0] for row in served["beams"]] == expected and len(served["beams"][0]) == model.beam_width
 
 
-def test_bad_input_is_refused_with_what_was_expected_and_received(tmp_path):
+def test_bad_input_is_refused_with_what_was_expected_and_received(exported):
     model = make_model("bahdanau")
     with pytest.raises(ValueError, match="non-empty strings.*index 1"):
         model.translate(["ab", ""])
@@ -195,9 +203,7 @@ def test_bad_input_is_refused_with_what_was_expected_and_received(tmp_path):
     with pytest.raises(ValueError, match="dropout=0"):
         Seq2Seq(keras.layers.GRU(4, return_sequences=True, return_state=True), keras.layers.GRUCell(4, dropout=0.5),
                 SOURCE, TARGET)
-    path = str(tmp_path / "seq2seq")
-    model.export(path, verbose=False)
-    loaded = tf.saved_model.load(path)
+    loaded = tf.saved_model.load(exported[1])  # the refusals are the export's, whatever its attention
     for texts, message in (([b"ab", b""], "non-empty"), ([b"abcdabc"], "(?s)at most 6 characters.*abcdabc"),
                            ([b"ab", b"abz"], "(?s)source vocabulary .*abcd.*received strings with others.*abz")):
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
