@@ -24,6 +24,14 @@ Checks:
         devices moves the weights exactly as the same step run eagerly on one device. The
         test-suite splits the CPU into two logical devices (``tests/conftest.py``);
         where fewer than two devices exist the check raises ``RuntimeError``.
+
+    Every check starts from a model built by one eager call on the case's inputs, whose
+    outputs are the reference of the ``keras_file`` and ``savedmodel`` round trips and
+    the shapes of the zero targets (``symbolic_and_eager`` holds them equal to
+    ``predict``'s). ``fit_step`` runs Keras' own first step, which makes the optimizer's
+    and compiled metrics' variables inside its trace; ``jit``, the mixed-precision
+    checks and ``distributed`` make them before the step, as Keras does under a
+    distribution strategy, so that step is traced once.
 """
 
 import dataclasses
@@ -130,16 +138,18 @@ def run_all_checks(case, tmp_dir):
 
 
 def _fresh_model(case, seed=0):
+    """``(model, inputs, outputs)``: a fresh model built by one eager call on ``inputs``,
+    and that call's outputs (NumPy)."""
     keras.utils.set_random_seed(seed)
     model = case.make_model()
     inputs = case.make_inputs(np.random.default_rng(seed))
     # One eager call builds every weight, as predict would, without tracing a function
     # that the check throws away (tracing is most of the time of the larger cases).
     if case.predict is not None:
-        case.predict(model, inputs)
+        outputs = case.predict(model, inputs)
     else:
-        model(inputs, training=False)
-    return model, inputs
+        outputs = model(inputs, training=False)
+    return model, inputs, _to_numpy(outputs)
 
 
 def _predict(case, model, inputs):
@@ -181,21 +191,41 @@ def _compile_reference(case, model):
     model.run_eagerly = True
 
 
-def _targets(case, model, inputs):
+def _targets(case, model, inputs, outputs):
+    """Zeros shaped like the model's outputs: those of the eager call that built it (a
+    ``predict`` would trace a function only for their shapes)."""
     if case.targets is None:
         return None
-    outputs = model.predict(inputs, verbose=0)
+    if case.predict is not None:  # `outputs` are the case's own, not the model's
+        outputs = model.predict(inputs, verbose=0)
     if isinstance(outputs, (list, tuple)):
         return [np.zeros_like(o) for o in outputs]
     return np.zeros_like(outputs)
 
 
-def _train_step(case, model, inputs):
+def _train_data(case, model, inputs, outputs):
+    """``(x, y)`` of the one ``fit`` step; ``outputs`` those of :func:`_fresh_model`."""
     if case.make_train_data is not None:
         data = case.make_train_data(np.random.default_rng(0))
-        x, y = data if isinstance(data, tuple) else (data, None)
-    else:
-        x, y = inputs, _targets(case, model, inputs)
+        return data if isinstance(data, tuple) else (data, None)
+    return inputs, _targets(case, model, inputs, outputs)
+
+
+def _build_training_state(model, data):
+    """Makes the optimizer's and the compiled loss's and metrics' variables before ``fit``,
+    as Keras itself does under a distribution strategy (``Trainer._symbolic_build``).
+
+    A first step that makes variables inside its ``tf.function`` is traced twice (once to
+    make them, once to run); made before, the step is traced once. ``check_fit_step``
+    leaves Keras' own first-step path alone; the checks that only need a step to run
+    under XLA or a dtype policy build first.
+    """
+    x, y = data
+    model._symbolic_build(data_batch=(x, y, None))
+
+
+def _train_step(case, model, data):
+    x, y = data
     batch = len(_flat(x)[0])
     history = model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
     return history.history
@@ -218,7 +248,7 @@ def _finite_logs(case, logs, what):
 
 
 def check_config(case, tmp_dir):
-    model, _ = _fresh_model(case)
+    model, _, _ = _fresh_model(case)
     objects = _deepkit_objects(model)
     assert objects, f"{case.id}: the model holds no deepkit object"
     for obj in objects:
@@ -236,7 +266,7 @@ def check_config(case, tmp_dir):
 
 
 def check_weights(case, tmp_dir):
-    model, _ = _fresh_model(case)
+    model, _, _ = _fresh_model(case)
     if case.weight_shapes is None:
         assert model.trainable_weights, f"{case.id}: no trainable weights"
         return
@@ -245,10 +275,9 @@ def check_weights(case, tmp_dir):
 
 
 def check_symbolic_and_eager(case, tmp_dir):
-    model, inputs = _fresh_model(case)
+    model, inputs, eager = _fresh_model(case)  # the eager call that built the model
     predicted = _predict(case, model, inputs)
-    eager = model(inputs, training=False)
-    _assert_close(case, _to_numpy(eager), predicted, "eager call vs predict")
+    _assert_close(case, eager, predicted, "eager call vs predict")
 
 
 def _to_numpy(values):
@@ -256,30 +285,32 @@ def _to_numpy(values):
 
 
 def check_fit_step(case, tmp_dir):
-    model, inputs = _fresh_model(case)
+    model, inputs, outputs = _fresh_model(case)
     before = [np.array(w) for w in model.trainable_weights]
     _compile(case, model)
-    logs = _train_step(case, model, inputs)
+    logs = _train_step(case, model, _train_data(case, model, inputs, outputs))
     _finite_logs(case, logs, "fit step")
     after = [np.array(w) for w in model.trainable_weights]
     assert any(not np.allclose(b, a) for b, a in zip(before, after)), f"{case.id}: fit moved no weight"
 
 
 def check_jit(case, tmp_dir):
-    eager_model, inputs = _fresh_model(case)
-    jit_model, _ = _fresh_model(case)
+    eager_model, inputs, outputs = _fresh_model(case)
+    jit_model, _, _ = _fresh_model(case)
     jit_model.set_weights(eager_model.get_weights())
     _compile_reference(case, eager_model)
     _compile(case, jit_model, jit_compile=True)
+    data = _train_data(case, eager_model, inputs, outputs)
+    _build_training_state(jit_model, data)
     tolerance = dataclasses.replace(case, rtol=max(case.rtol, 1e-4), atol=max(case.atol, 1e-5))
     if case.predict is None:
         _assert_close(
             tolerance, jit_model.predict(inputs, verbose=0), eager_model.predict(inputs, verbose=0), "jit predict"
         )
     keras.utils.set_random_seed(1)
-    _train_step(case, eager_model, inputs)
+    _train_step(case, eager_model, data)
     keras.utils.set_random_seed(1)
-    logs = _train_step(case, jit_model, inputs)
+    logs = _train_step(case, jit_model, data)
     _finite_logs(case, logs, "jit fit step")
     if case.deterministic_training:
         _assert_close(tolerance, jit_model.get_weights(), eager_model.get_weights(), "weights after a jit step")
@@ -289,11 +320,13 @@ def _check_policy(case, policy):
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
-        model, inputs = _fresh_model(case)
+        model, inputs, outputs = _fresh_model(case)
         for output in _flat(_predict(case, model, inputs)):
             assert np.all(np.isfinite(output.astype("float32"))), f"{case.id}: {policy} predict not finite"
         _compile(case, model)
-        _finite_logs(case, _train_step(case, model, inputs), f"{policy} fit step")
+        data = _train_data(case, model, inputs, outputs)
+        _build_training_state(model, data)
+        _finite_logs(case, _train_step(case, model, data), f"{policy} fit step")
     finally:
         keras.config.set_dtype_policy(previous)
 
@@ -307,8 +340,9 @@ def check_mixed_bfloat16(case, tmp_dir):
 
 
 def check_keras_file(case, tmp_dir):
-    model, inputs = _fresh_model(case)
-    expected = _predict(case, model, inputs)
+    # The outputs of the eager call that built the model (check_symbolic_and_eager holds
+    # them equal to predict's) are what the restored model's predict must give.
+    model, inputs, expected = _fresh_model(case)
     path = os.path.join(tmp_dir, f"{case.id}.keras")
     model.save(path)
     restored = keras.saving.load_model(path)
@@ -351,8 +385,9 @@ def serve_without_deepkit(saved_model_dir, inputs, endpoint="serve"):
 
 
 def check_savedmodel(case, tmp_dir):
-    model, inputs = _fresh_model(case)
-    expected = _predict(case, model, inputs)
+    # Served against the outputs of the eager call that built the model
+    # (check_symbolic_and_eager holds them equal to predict's).
+    model, inputs, expected = _fresh_model(case)
     path = os.path.join(tmp_dir, f"{case.id}_savedmodel")
     if case.export is not None:
         case.export(model, path)
@@ -378,18 +413,19 @@ def _mirrored_strategy():
 
 
 def check_distributed(case, tmp_dir):
-    single_model, inputs = _fresh_model(case)
+    single_model, inputs, outputs = _fresh_model(case)
     initial_weights = single_model.get_weights()
     _compile_reference(case, single_model)
+    data = _train_data(case, single_model, inputs, outputs)
     keras.utils.set_random_seed(1)
-    _train_step(case, single_model, inputs)
+    _train_step(case, single_model, data)
 
     with _mirrored_strategy().scope():
-        mirrored_model, _ = _fresh_model(case)
+        mirrored_model, _, _ = _fresh_model(case)
         mirrored_model.set_weights(initial_weights)
         _compile(case, mirrored_model)
     keras.utils.set_random_seed(1)
-    logs = _train_step(case, mirrored_model, inputs)
+    logs = _train_step(case, mirrored_model, data)
     _finite_logs(case, logs, "distributed fit step")
     if not case.deterministic_training:
         return
