@@ -313,6 +313,12 @@ def fit_cell(run, config, cell, units, train, validation, steps_per_epoch, subdi
 def nll_per_step(model, rolls):
     """Mean NLL per time step (nats) over every step of ``rolls``: the sum of the per-step
     NLLs divided by the number of steps, whatever the batching."""
+    return step_nll_scorer(model)(pipeline(rolls, 64))
+
+
+def step_nll_scorer(model):
+    """``score(batches)``: :func:`nll_per_step` of ``model`` over the :func:`pipeline` batches
+    of some pieces; every call runs the one trace of the model (test and validation alike)."""
     per_step = StepNLL(reduction=None)
 
     # In a graph the loss reads the logits under the sigmoid: exact. One trace for every
@@ -323,10 +329,13 @@ def nll_per_step(model, rolls):
     def summed(inputs, targets, weights):
         return tf.reduce_sum(per_step(targets, model(inputs, training=False)) * weights)
 
-    total, steps = 0.0, 0.0
-    for inputs, targets, weights in pipeline(rolls, 64):
-        total, steps = total + float(summed(inputs, targets, weights)), steps + float(tf.reduce_sum(weights))
-    return total / steps
+    def score(batches):
+        total, steps = 0.0, 0.0
+        for inputs, targets, weights in batches:
+            total, steps = total + float(summed(inputs, targets, weights)), steps + float(tf.reduce_sum(weights))
+        return total / steps
+
+    return score
 
 
 def marginal_nll(train_rolls, test_rolls):
@@ -503,10 +512,12 @@ def train_and_evaluate(config, workdir):
                          f"holding out {config.validation_percent}% for validation")
     train_rolls, validation_rolls = training_rolls[:cut], training_rolls[cut:]
     test_rolls, test_names = pieces(config.data, "test", config.keys)
+    # The pieces every model is scored on, batched once for them all.
+    test_batches, validation_batches = pipeline(test_rolls, 64), pipeline(validation_rolls, 64)
     if config.tbptt_steps:  # validation needs no gradient: whole pieces, one chunk each
         validation = chunked_pieces(validation_rolls, config.batch_size, max(map(len, validation_rolls)), config.seed)
     else:
-        validation = pipeline(validation_rolls, 64)
+        validation = validation_batches
 
     seeds = [config.seed + k for k in range(config.seeds)]
     # The figures live in metrics alone; models and records (history, kept epoch) are what they are read from.
@@ -519,8 +530,9 @@ def train_and_evaluate(config, workdir):
             model, records[cell, seed] = fit_cell(run, config, cell, units[cell], train, validation,
                                                   steps_per_epoch, f"{cell}_seed{seed}")
             models[cell, seed] = model
-            metrics[f"nll_{cell}_seed{seed}"] = nll_per_step(model, test_rolls)
-            metrics[f"validation_nll_{cell}_seed{seed}"] = nll_per_step(model, validation_rolls)
+            score = step_nll_scorer(model)
+            metrics[f"nll_{cell}_seed{seed}"] = score(test_batches)
+            metrics[f"validation_nll_{cell}_seed{seed}"] = score(validation_batches)
             metrics[f"best_epoch_{cell}_seed{seed}"] = records[cell, seed].exported["epoch"]
         metrics[f"parameters_{cell}"] = model.count_params()
     metrics = {**seed_summary(metrics, seeds), **metrics}  # the means first: the summary prints them first
