@@ -242,21 +242,28 @@ def test_the_stateful_copy_reading_the_tbptt_layout_scores_what_the_model_scores
     assert total / sum(map(len, rolls)) == pytest.approx(music.nll_per_step(model, rolls), rel=1e-5)
 
 
-def test_several_seeds_train_each_cell_once_per_seed_and_report_their_mean(tmp_path):
-    config = dataclasses.replace(music.smoke(), seeds=2, export_dir=str(tmp_path / "saved"))
-    metrics = music.train_and_evaluate(config, str(tmp_path / "run"))
+@pytest.fixture(scope="module")
+def two_seed_tbptt_run(tmp_path_factory):
+    """One run of the smoke config with two seeds, trained with TBPTT: ``(metrics, workdir)``,
+    which the two tests below read."""
+    root = tmp_path_factory.mktemp("music")
+    config = dataclasses.replace(music.smoke(), seeds=2, tbptt_steps=8, export_dir=str(root / "saved"))
+    return music.train_and_evaluate(config, str(root / "run")), root / "run"
+
+
+def test_several_seeds_train_each_cell_once_per_seed_and_report_their_mean(two_seed_tbptt_run):
+    metrics, workdir = two_seed_tbptt_run
     for cell in music.CELLS:
         per_seed = [metrics[f"nll_{cell}_seed{seed}"] for seed in (0, 1)]
         assert per_seed[0] != per_seed[1]  # other initial weights and data order
         assert metrics[f"nll_{cell}"] == pytest.approx(np.mean(per_seed))
         assert metrics[f"nll_{cell}_std"] == pytest.approx(np.std(per_seed, ddof=1))
-        assert (tmp_path / "run" / f"{cell}_seed1" / "history.json").exists()
+        assert (workdir / f"{cell}_seed1" / "history.json").exists()
 
 
-def test_tbptt_training_runs_the_recipe_and_serves_the_stateless_model(tmp_path):
-    config = dataclasses.replace(music.smoke(), tbptt_steps=8, export_dir=str(tmp_path / "saved"))
-    metrics = music.train_and_evaluate(config, str(tmp_path / "run"))
+def test_tbptt_training_runs_the_recipe_and_serves_the_stateless_model(two_seed_tbptt_run):
+    metrics, workdir = two_seed_tbptt_run
     assert all(np.isfinite(metrics[f"nll_{cell}"]) for cell in music.CELLS)
-    served = keras.saving.load_model(str(tmp_path / "run" / "model.keras"))
+    served = keras.saving.load_model(str(workdir / "model.keras"))
     assert not any(getattr(layer, "stateful", False) for layer in served.layers)
     assert int(served.optimizer.iterations) > 0  # the trainer's optimizer state came along
