@@ -1,4 +1,4 @@
-"""pytest set-up: quiet, single-threaded TensorFlow, and `--run-slow` for the tests marked slow."""
+"""pytest set-up: quiet, single-threaded TensorFlow, a quicker XLA compile, and `--run-slow` for slow tests."""
 
 import os
 
@@ -8,6 +8,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # contending for the cores than they gain from intra-op parallelism.
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+# XLA without LLVM's backend optimisations: the HLO passes (fusion, layout) still run,
+# and the suite's many small jit_compile checks spend most of their time compiling.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
