@@ -75,8 +75,7 @@ class Config(recipe.RecipeConfig):
     quality_samples: int = 1000  # fresh samples of each model the digit classifier judges
 
     def __post_init__(self):
-        if not 0.0 <= self.generator_ema < 1.0:
-            raise ValueError(f"generator_ema must lie in [0, 1) (0: no average), received {self.generator_ema}")
+        dcgan.check_generator_ema(self.generator_ema)
 
 
 def smoke():

@@ -95,8 +95,14 @@ class Config(recipe.RecipeConfig):
                 f"adversarial_loss must be one of {ADVERSARIAL_LOSSES}, received {self.adversarial_loss!r}")
         if self.upsampling not in UPSAMPLINGS:
             raise ValueError(f"upsampling must be one of {UPSAMPLINGS}, received {self.upsampling!r}")
-        if not 0.0 <= self.generator_ema < 1.0:
-            raise ValueError(f"generator_ema must lie in [0, 1) (0: no average), received {self.generator_ema}")
+        check_generator_ema(self.generator_ema)
+
+
+def check_generator_ema(generator_ema):
+    """ValueError unless a recipe's ``generator_ema`` (0: no average) lies in [0, 1); the
+    can recipe's models take the same option."""
+    if not 0.0 <= generator_ema < 1.0:
+        raise ValueError(f"generator_ema must lie in [0, 1) (0: no average), received {generator_ema}")
 
 
 def smoke():

@@ -164,3 +164,12 @@ def test_gan_recipe_upsamples_with_transposed_convolutions_or_nearest_neighbours
     assert all("UpSampling2D" not in kinds(model.generator) for model in can_models)
     with pytest.raises(ValueError, match=r"upsampling must be one of \('transposed', 'nearest'\), received 'bilinear'"):
         gan_recipe.Config(upsampling="bilinear")
+
+
+@pytest.mark.parametrize("name", ["gan", "can"])
+@pytest.mark.parametrize("generator_ema", [-0.1, 1.0])
+def test_both_gan_recipes_refuse_a_generator_average_outside_0_to_1(name, generator_ema):
+    config_class = load_recipe(name).Config
+    assert config_class(generator_ema=0.5).generator_ema == 0.5
+    with pytest.raises(ValueError, match=rf"generator_ema must lie in \[0, 1\) \(0: no average\), received {generator_ema}"):
+        config_class(generator_ema=generator_ema)
